@@ -1,0 +1,1 @@
+//! Shared helpers for Refute's end-to-end tests.

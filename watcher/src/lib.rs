@@ -1,0 +1,1 @@
+//! Refute's watcher: follows the chain, re-executes claims and plays the game.
