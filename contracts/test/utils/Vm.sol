@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+/// @notice The subset of forge's cheatcodes that Refute's tests use (forge-std is not vendored:
+///         it cannot be fetched offline). Signatures are forge's own; add more as tests need them.
+interface Vm {
+    struct Log {
+        bytes32[] topics;
+        bytes data;
+        address emitter;
+    }
+
+    // environment
+    function warp(uint256 newTimestamp) external;
+    function roll(uint256 newHeight) external;
+    function deal(address account, uint256 newBalance) external;
+    function prank(address msgSender) external;
+    function startPrank(address msgSender) external;
+    function stopPrank() external;
+    function label(address account, string calldata newLabel) external;
+    function addr(uint256 privateKey) external pure returns (address);
+
+    // expectations
+    function expectRevert() external;
+    function expectRevert(bytes4 revertData) external;
+    function expectRevert(bytes calldata revertData) external;
+    function expectEmit() external;
+    function expectEmit(address emitter) external;
+    function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData) external;
+    function recordLogs() external;
+    function getRecordedLogs() external returns (Log[] memory logs);
+    function assume(bool condition) external pure;
+
+    // gas
+    function pauseGasMetering() external;
+    function resumeGasMetering() external;
+
+    // files, processes and environment (FFI needs `ffi = true` in the active profile)
+    function ffi(string[] calldata commandInput) external returns (bytes memory result);
+    function readFile(string calldata path) external view returns (string memory data);
+    function writeFile(string calldata path, string calldata data) external;
+    function envOr(string calldata name, uint256 defaultValue) external view returns (uint256 value);
+    function envOr(string calldata name, bool defaultValue) external view returns (bool value);
+    function envOr(string calldata name, string calldata defaultValue) external view returns (string memory value);
+    function projectRoot() external view returns (string memory path);
+    function toString(uint256 value) external pure returns (string memory stringifiedValue);
+    function toString(bytes32 value) external pure returns (string memory stringifiedValue);
+    function toString(bytes calldata value) external pure returns (string memory stringifiedValue);
+
+    // assertions (fail the test with forge's own formatting)
+    function assertTrue(bool condition) external pure;
+    function assertTrue(bool condition, string calldata err) external pure;
+    function assertFalse(bool condition) external pure;
+    function assertFalse(bool condition, string calldata err) external pure;
+    function assertEq(bool left, bool right) external pure;
+    function assertEq(uint256 left, uint256 right) external pure;
+    function assertEq(uint256 left, uint256 right, string calldata err) external pure;
+    function assertEq(int256 left, int256 right) external pure;
+    function assertEq(address left, address right) external pure;
+    function assertEq(address left, address right, string calldata err) external pure;
+    function assertEq(bytes32 left, bytes32 right) external pure;
+    function assertEq(bytes32 left, bytes32 right, string calldata err) external pure;
+    function assertEq(string calldata left, string calldata right) external pure;
+    function assertEq(bytes calldata left, bytes calldata right) external pure;
+    function assertNotEq(bytes32 left, bytes32 right) external pure;
+    function assertNotEq(uint256 left, uint256 right) external pure;
+    function assertLt(uint256 left, uint256 right) external pure;
+    function assertLt(uint256 left, uint256 right, string calldata err) external pure;
+    function assertLe(uint256 left, uint256 right) external pure;
+    function assertLe(uint256 left, uint256 right, string calldata err) external pure;
+    function assertGt(uint256 left, uint256 right) external pure;
+    function assertGe(uint256 left, uint256 right) external pure;
+}
