@@ -30,6 +30,9 @@ interface Vm {
     function recordLogs() external;
     function getRecordedLogs() external returns (Log[] memory logs);
     function assume(bool condition) external pure;
+    function skip(bool skipTest) external;
+    function skip(bool skipTest, string calldata reason) external;
+    function snapshotValue(string calldata group, string calldata name, uint256 value) external;
 
     // gas
     function pauseGasMetering() external;
