@@ -1,4 +1,12 @@
 //! Refute's dissection game.
 //!
 //! The game rules are pure functions (state -> next actions), kept apart from
-//! the code that talks to the chain.
+//! the code that talks to the chain: [`contracts`] holds the alloy bindings
+//! generated from the committed forge artifacts, [`deployment`] the record of
+//! where those contracts live.
+
+pub mod contracts;
+pub mod deployment;
+mod error;
+
+pub use error::{Error, Result};

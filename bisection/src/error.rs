@@ -1,0 +1,49 @@
+//! Errors of the game crate.
+
+use std::path::PathBuf;
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the game crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The deployment record could not be read.
+    #[error(
+        "cannot read deployment record {path}: {source}; start a devnet with `refute devnet up` or pass --deployment"
+    )]
+    DeploymentRead {
+        /// The file that was read.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// The deployment record is not valid JSON of the expected shape.
+    #[error(
+        "{path} is not a valid deployment record: {source}; re-create it with `refute devnet up`"
+    )]
+    DeploymentParse {
+        /// The file that was read.
+        path: PathBuf,
+        /// The parse error.
+        source: serde_json::Error,
+    },
+    /// The deployment record could not be written.
+    #[error("cannot write deployment record {path}: {source}")]
+    DeploymentWrite {
+        /// The file that was written.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// A contract could not be deployed.
+    #[error(
+        "deploying {contract} failed: {reason}; is the node reachable and the deployer funded?"
+    )]
+    Deploy {
+        /// The contract being deployed.
+        contract: &'static str,
+        /// What the node or transport reported.
+        reason: String,
+    },
+}

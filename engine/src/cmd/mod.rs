@@ -1,0 +1,4 @@
+//! One module per subcommand: `XxxArgs` (clap) plus its `run()`.
+
+pub mod devnet;
+pub mod vm;
