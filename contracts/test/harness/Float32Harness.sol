@@ -5,6 +5,12 @@ import {Float32} from "../../src/lib/Float32.sol";
 
 /// @notice Exposes the Float32 library as external calls, for tests and gas measurement.
 contract Float32Harness {
+    /// @dev For gas measurements: `run(0, ...)` is the baseline, the same call doing nothing.
+    function run(uint8 op, uint32 a, uint32 b, uint32 c) external pure returns (uint32) {
+        if (op == 0) return 0;
+        return Float32.exec(op, a, b, c);
+    }
+
     function add(uint32 a, uint32 b) external pure returns (uint32) {
         return Float32.add(a, b);
     }
