@@ -1,0 +1,300 @@
+//! The CPU backend, parameterised by the primitive implementation: with
+//! [`Fast`](crate::arith::Fast) it runs native kernels (AVX2+FMA dot products,
+//! element programs compiled to straight-line code), with
+//! [`Reference`](crate::arith::Reference) every primitive goes through
+//! SoftFloat. Both follow the micro-trace order exactly.
+
+use crate::arith::{Arith, Eval, NEG_INF, POS_ZERO, Prim, kernels};
+use crate::commit::DType;
+use crate::error::{Error, Result};
+use crate::ops::layout::{AxisGeom, MatMulGeom, broadcast_index, broadcast_strides, strides};
+use crate::ops::micro::{Site, mask_visible};
+use crate::ops::{Desc, MapFn, Op, quant, sample};
+use crate::tensor::Tensor;
+
+use super::Backend;
+
+/// Work (multiply-adds) below which a matmul runs on one thread.
+const PAR_MIN_WORK: usize = 1 << 18;
+
+/// CPU backend over the primitive implementation `A`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Cpu<A> {
+    arith: A,
+}
+
+impl<A: Arith> Cpu<A> {
+    /// A backend computing with `arith`.
+    pub fn new(arith: A) -> Self {
+        Cpu { arith }
+    }
+
+    /// The primitive implementation.
+    pub fn arith(&self) -> &A {
+        &self.arith
+    }
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+impl<A: Arith> Backend for Cpu<A> {
+    fn name(&self) -> String {
+        format!("cpu-{}", self.arith.name())
+    }
+
+    fn run(&self, op: &Op, inputs: &[&Tensor]) -> Result<Tensor> {
+        let descs: Vec<Desc<'_>> = inputs.iter().map(|t| (t.dtype(), t.shape())).collect();
+        let site = Site::new(op, &descs)?;
+        let out_shape = site.out_shape().to_vec();
+        let w = |k: usize| inputs[k].words(&format!("{} input {k}", op.label()));
+        let a = &self.arith;
+        let words = match op {
+            Op::MatMul { .. } => matmul(a, op.matmul_geom(inputs[0].shape(), inputs[1].shape())?, w(0)?, w(1)?)?,
+            Op::Map(f) => {
+                let xs = (0..inputs.len()).map(w).collect::<Result<Vec<_>>>()?;
+                let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
+                map(a, *f, &xs, &shapes, &out_shape)
+            }
+            Op::Reduce { prim, axis } => reduce(a, *prim, AxisGeom::new(inputs[0].shape(), *axis), w(0)?)?,
+            Op::Argmax => argmax(a, last(inputs[0]), w(0)?),
+            Op::Sample { seed, counter } => sample_rows(a, *seed, *counter, last(inputs[0]), w(0)?),
+            Op::Dequant => {
+                let t = inputs[0];
+                let mut out = vec![0u32; t.len()];
+                dequant_into(a, t, 0, &mut out);
+                out
+            }
+            Op::Gather => gather(a, inputs[0], w(1)?)?,
+            Op::Reshape { .. } => w(0)?.to_vec(),
+            Op::Permute { perm } => permute(w(0)?, inputs[0].shape(), perm, &out_shape),
+            Op::Concat { axis } => concat(w(0)?, w(1)?, inputs[0].shape(), inputs[1].shape(), *axis),
+            Op::Slice { axis, start, len } => slice(w(0)?, inputs[0].shape(), *axis, *start, *len),
+            Op::Mask { rows, cols, offset, window } => (0..rows * cols)
+                .map(|e| if mask_visible(e / cols, e % cols, *offset, *window) { POS_ZERO } else { NEG_INF })
+                .collect(),
+        };
+        Tensor::from_words(site.out_dtype(), &out_shape, words)
+    }
+}
+
+fn last(t: &Tensor) -> usize {
+    t.shape().last().copied().unwrap_or(1)
+}
+
+fn matmul<A: Arith>(a: &A, g: MatMulGeom, x: &[u32], y: &[u32]) -> Result<Vec<u32>> {
+    let (m, n, k) = (g.m, g.n, g.k);
+    let mut out = vec![0u32; g.batch * m * n];
+    if out.is_empty() {
+        return Ok(out);
+    }
+    // B's columns and A's rows are made contiguous once per batch so that
+    // every output element is one canonical dot product of two slices.
+    let mut bt: Vec<u32> = Vec::new();
+    let mut bt_batch = usize::MAX;
+    let mut at: Vec<u32> = Vec::new();
+    let par = if m * n * k >= PAR_MIN_WORK { threads() } else { 1 };
+    for b in 0..g.batch {
+        if b / g.group != bt_batch {
+            bt_batch = b / g.group;
+            bt.clear();
+            bt.extend((0..n).flat_map(|j| (0..k).map(move |i| (j, i))).map(|(j, i)| y[g.b_index(b, i, j)]));
+        }
+        let rows: &[u32] = if g.ta || k == 0 {
+            at.clear();
+            at.extend((0..m).flat_map(|r| (0..k).map(move |i| (r, i))).map(|(r, i)| x[g.a_index(b, r, i)]));
+            &at
+        } else {
+            &x[b * m * k..(b + 1) * m * k]
+        };
+        let block = &mut out[b * m * n..(b + 1) * m * n];
+        let rows_per = m.div_ceil(par).max(1);
+        let bt = &bt;
+        std::thread::scope(|s| -> Result<()> {
+            let jobs: Vec<_> = block
+                .chunks_mut(rows_per * n)
+                .enumerate()
+                .map(|(c, chunk)| {
+                    s.spawn(move || -> Result<()> {
+                        for (r, orow) in chunk.chunks_mut(n).enumerate() {
+                            let arow = &rows[(c * rows_per + r) * k..(c * rows_per + r + 1) * k];
+                            for (j, o) in orow.iter_mut().enumerate() {
+                                *o = a.dot(arow, &bt[j * k..(j + 1) * k])?;
+                            }
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            for j in jobs {
+                j.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(out)
+}
+
+fn map<A: Arith>(a: &A, f: MapFn, xs: &[&[u32]], shapes: &[&[usize]], out_shape: &[usize]) -> Vec<u32> {
+    let total: usize = out_shape.iter().product();
+    let mut out = vec![0u32; total];
+    if total == 0 {
+        return out;
+    }
+    let rank = out_shape.len();
+    let inner = out_shape.last().copied().unwrap_or(1);
+    let bs: Vec<Vec<usize>> = shapes.iter().map(|s| broadcast_strides(s, rank)).collect();
+    let step: Vec<usize> = bs.iter().map(|s| s.last().copied().unwrap_or(0)).collect();
+    let arity = xs.len();
+    let mut args = [0u32; 4];
+    for (r, row) in out.chunks_mut(inner).enumerate() {
+        let base: Vec<usize> = bs.iter().map(|s| broadcast_index(out_shape, s, r * inner)).collect();
+        for (i, o) in row.iter_mut().enumerate() {
+            for k in 0..arity {
+                args[k] = xs[k][base[k] + i * step[k]];
+            }
+            *o = f.eval(a, &args[..arity]);
+        }
+    }
+    out
+}
+
+fn reduce<A: Arith>(a: &A, prim: Prim, g: AxisGeom, x: &[u32]) -> Result<Vec<u32>> {
+    let n_out = x.len() / g.len;
+    let mut buf = vec![0u32; g.len];
+    (0..n_out)
+        .map(|e| {
+            let row: &[u32] = if g.inner == 1 {
+                &x[e * g.len..(e + 1) * g.len]
+            } else {
+                for (j, b) in buf.iter_mut().enumerate() {
+                    *b = x[g.index(e, j)];
+                }
+                &buf
+            };
+            if prim == Prim::Add { Ok(a.sum(row)) } else { kernels::reduce(a, prim, row) }
+        })
+        .collect()
+}
+
+fn argmax<A: Arith>(a: &A, len: usize, x: &[u32]) -> Vec<u32> {
+    x.chunks(len)
+        .map(|row| {
+            let (mut best, mut idx) = (NEG_INF, 0u32);
+            for (j, &v) in row.iter().enumerate() {
+                if a.lt(best, v) != 0 {
+                    best = v;
+                    idx = j as u32;
+                }
+            }
+            idx
+        })
+        .collect()
+}
+
+fn sample_rows<A: Arith>(a: &A, seed: u64, counter: u64, len: usize, x: &[u32]) -> Vec<u32> {
+    x.chunks(len)
+        .enumerate()
+        .map(|(r, row)| {
+            let total = a.sum(row);
+            let u = a.mul(a.i32_to_f32(sample::draw(seed, counter, r as u64)), sample::TWO_POW_M24);
+            let target = a.mul(u, total);
+            let mut acc = POS_ZERO;
+            for (j, &w) in row.iter().enumerate() {
+                acc = a.add(acc, w);
+                if a.lt(target, acc) != 0 {
+                    return j as u32;
+                }
+            }
+            (len - 1) as u32
+        })
+        .collect()
+}
+
+/// Dequantize elements `start..start + out.len()` of quantized `t` into `out`.
+fn dequant_into<A: Arith>(a: &A, t: &Tensor, start: usize, out: &mut [u32]) {
+    let dtype = t.dtype();
+    let (be, bb) = dtype.block();
+    let (be, bb) = (be as usize, bb as usize);
+    let nf = quant::field_count(dtype);
+    let bytes = t.stored_bytes().unwrap_or(&[]);
+    for (i, o) in out.iter_mut().enumerate() {
+        let e = start + i;
+        let block = &bytes[(e / be) * bb..(e / be + 1) * bb];
+        let f = quant::fields(dtype, block, e % be);
+        *o = quant::run(dtype, &mut Eval(a), &f[..nf]);
+    }
+}
+
+fn gather<A: Arith>(a: &A, table: &Tensor, idx: &[u32]) -> Result<Vec<u32>> {
+    let shape = table.shape();
+    let (vocab, row) = (shape[0], shape[1..].iter().product::<usize>());
+    let mut out = vec![0u32; idx.len() * row];
+    if row == 0 {
+        return Ok(out);
+    }
+    for (p, (&raw, orow)) in idx.iter().zip(out.chunks_mut(row)).enumerate() {
+        let t = raw as i32;
+        if t < 0 || t as usize >= vocab {
+            return Err(Error::Op {
+                op: "gather".into(),
+                msg: format!("index {t} at position {p} is outside the table's {vocab} rows; check the token ids"),
+            });
+        }
+        let start = t as usize * row;
+        if table.dtype() == DType::F32 {
+            orow.copy_from_slice(&table.words("gather table")?[start..start + row]);
+        } else {
+            dequant_into(a, table, start, orow);
+        }
+    }
+    Ok(out)
+}
+
+fn permute(x: &[u32], in_shape: &[usize], perm: &[usize], out_shape: &[usize]) -> Vec<u32> {
+    let is = strides(in_shape);
+    let ps: Vec<usize> = perm.iter().map(|&p| is[p]).collect();
+    let total: usize = out_shape.iter().product();
+    let mut out = Vec::with_capacity(total);
+    let mut ix = vec![0usize; out_shape.len()];
+    let mut off = 0usize;
+    for _ in 0..total {
+        out.push(x[off]);
+        // Odometer over the output's multi-index, tracking the input offset.
+        for d in (0..out_shape.len()).rev() {
+            ix[d] += 1;
+            off += ps[d];
+            if ix[d] < out_shape[d] {
+                break;
+            }
+            off -= ps[d] * ix[d];
+            ix[d] = 0;
+        }
+    }
+    out
+}
+
+fn concat(x: &[u32], y: &[u32], sa: &[usize], sb: &[usize], axis: usize) -> Vec<u32> {
+    let inner: usize = sa[axis + 1..].iter().product();
+    let (ca, cb) = (sa[axis] * inner, sb[axis] * inner);
+    let outer: usize = sa[..axis].iter().product();
+    let mut out = Vec::with_capacity(x.len() + y.len());
+    for o in 0..outer {
+        out.extend_from_slice(&x[o * ca..(o + 1) * ca]);
+        out.extend_from_slice(&y[o * cb..(o + 1) * cb]);
+    }
+    out
+}
+
+fn slice(x: &[u32], s: &[usize], axis: usize, start: usize, len: usize) -> Vec<u32> {
+    let inner: usize = s[axis + 1..].iter().product();
+    let outer: usize = s[..axis].iter().product();
+    let chunk = s[axis] * inner;
+    let mut out = Vec::with_capacity(outer * len * inner);
+    for o in 0..outer {
+        let from = o * chunk + start * inner;
+        out.extend_from_slice(&x[from..from + len * inner]);
+    }
+    out
+}
