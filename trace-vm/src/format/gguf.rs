@@ -213,7 +213,11 @@ impl Metadata {
 
     /// The value under `key`, or an error saying it is missing.
     pub fn require(&self, key: &str) -> Result<&Value> {
-        self.get(key).ok_or_else(|| self.error(key, "missing from the file; a converter for this architecture writes it, so the file is incomplete or for another architecture".into()))
+        self.get(key).ok_or_else(|| {
+            let detail = "missing from the file; converters for this architecture write it, \
+                          so the file is incomplete or for another architecture";
+            self.error(key, detail.into())
+        })
     }
 
     /// The string under `key`.
@@ -342,13 +346,8 @@ impl GgufFile {
             ));
         }
         let version = r.u32()?;
-        match version {
-            2 | 3 => {}
-            1 => return Err(r.unsupported("GGUF version 1 (32-bit counts) is obsolete; convert the model again with a current llama.cpp".into())),
-            v if (2..=3).contains(&v.swap_bytes()) => {
-                return Err(r.unsupported("the file is big-endian; Refute reads little-endian GGUF only".into()));
-            }
-            v => return Err(r.unsupported(format!("GGUF version {v}; Refute reads versions 2 and 3"))),
+        if !matches!(version, 2 | 3) {
+            return Err(r.unsupported(unsupported_version(version)));
         }
         let tensor_count = r.u64()?;
         let kv_count = r.u64()?;
@@ -490,6 +489,19 @@ impl TensorSource for GgufFile {
     }
 }
 
+/// Why a GGUF version cannot be read, and what to do instead.
+fn unsupported_version(version: u32) -> String {
+    match version {
+        1 => "GGUF version 1 (32-bit counts) is obsolete; convert the model again with a \
+              current llama.cpp"
+            .into(),
+        v if (2..=3).contains(&v.swap_bytes()) => {
+            "the file is big-endian; Refute reads little-endian GGUF only".into()
+        }
+        v => format!("GGUF version {v}; Refute reads versions 2 and 3"),
+    }
+}
+
 /// Maps a ggml type id to a [`DType`]; unknown and unsupported ids say what
 /// they are.
 fn ggml_dtype(id: u32) -> std::result::Result<DType, String> {
@@ -553,7 +565,8 @@ fn locate(
         .map_err(|_| malformed(format!("dimensions {dims:?} do not fit in memory")))?;
     let byte_len = dtype.byte_len(&shape).ok_or_else(|| {
         malformed(format!(
-            "shape {shape:?} is not a whole number of {dtype} blocks of {} elements along the innermost dimension, or is too large",
+            "shape {shape:?} is not a whole number of {dtype} blocks of {} elements \
+             along the innermost dimension, or is too large",
             dtype.block_len()
         ))
     })?;
