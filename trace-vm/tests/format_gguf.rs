@@ -186,6 +186,14 @@ fn reads_every_value_type() {
     assert!(m.uint("t.i8").is_err(), "negative integers are not uint");
     assert_eq!(m.float("t.f32").unwrap(), 1.5);
     assert_eq!(m.array("t.strings").unwrap().len(), 3);
+    assert_eq!(m.strings("t.strings").unwrap()[1], "▁the");
+    assert_eq!(m.f32s("t.f32s").unwrap(), [2.0, -0.5]);
+    assert_eq!(m.i32s("t.i32s").unwrap(), [3]);
+    let err = m.f32s("t.i32s").unwrap_err().to_string();
+    assert!(
+        err.contains("expected an array of f32, found an array of i32"),
+        "{err}"
+    );
     let err = m.string("t.u32").unwrap_err().to_string();
     assert!(
         err.contains("t.u32") && err.contains("expected a string, found u32"),
@@ -455,10 +463,11 @@ fn gemma_facts() {
     assert_eq!(m.uint("gemma3.attention.sliding_window").unwrap(), 512);
     assert_eq!(m.float("gemma3.rope.freq_base").unwrap(), 1e6);
     assert_eq!(m.string("tokenizer.ggml.model").unwrap(), "llama");
-    let tokens = m.array("tokenizer.ggml.tokens").unwrap();
+    let tokens = m.strings("tokenizer.ggml.tokens").unwrap();
     assert_eq!(tokens.len(), 262_144);
-    assert!(matches!(tokens, Array::String(t) if t[2] == "<bos>"));
-    assert_eq!(m.array("tokenizer.ggml.scores").unwrap().len(), 262_144);
+    assert_eq!(tokens[2], "<bos>");
+    assert_eq!(m.f32s("tokenizer.ggml.scores").unwrap().len(), 262_144);
+    assert_eq!(m.i32s("tokenizer.ggml.token_type").unwrap().len(), 262_144);
     assert_eq!(m.uint("tokenizer.ggml.bos_token_id").unwrap(), 2);
 
     assert_eq!(file.alignment(), 32);

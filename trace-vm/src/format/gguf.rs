@@ -252,6 +252,44 @@ impl Metadata {
         }
     }
 
+    /// The array of strings under `key` (e.g. `tokenizer.ggml.tokens`).
+    pub fn strings(&self, key: &str) -> Result<&[String]> {
+        self.typed_array(key, "an array of string", |a| match a {
+            Array::String(v) => Some(v),
+            _ => None,
+        })
+    }
+
+    /// The array of `f32` under `key` (e.g. `tokenizer.ggml.scores`).
+    pub fn f32s(&self, key: &str) -> Result<&[f32]> {
+        self.typed_array(key, "an array of f32", |a| match a {
+            Array::F32(v) => Some(v),
+            _ => None,
+        })
+    }
+
+    /// The array of `i32` under `key` (e.g. `tokenizer.ggml.token_type`).
+    pub fn i32s(&self, key: &str) -> Result<&[i32]> {
+        self.typed_array(key, "an array of i32", |a| match a {
+            Array::I32(v) => Some(v),
+            _ => None,
+        })
+    }
+
+    fn typed_array<'a, T>(
+        &'a self,
+        key: &str,
+        expected: &str,
+        pick: impl FnOnce(&'a Array) -> Option<&'a Vec<T>>,
+    ) -> Result<&'a [T]> {
+        let value = self.require(key)?;
+        match value {
+            Value::Array(a) => pick(a).map(Vec::as_slice),
+            _ => None,
+        }
+        .ok_or_else(|| self.wrong_type(key, expected, value))
+    }
+
     fn wrong_type(&self, key: &str, expected: &str, found: &Value) -> Error {
         let found = match found {
             Value::Array(a) => format!("an array of {}", a.element_type_name()),
