@@ -8,5 +8,6 @@
 pub mod contracts;
 pub mod deployment;
 mod error;
+pub mod game;
 
 pub use error::{Error, Result};

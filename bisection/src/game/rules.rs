@@ -1,0 +1,549 @@
+//! The game's rules: state, actions, and the transition function the
+//! contract implements. An action the contract would reject is rejected here
+//! with the same reason, and leaves the state untouched.
+
+use trace_vm::commit::Hash;
+use trace_vm::commit::merkle::{depth_for, merkle_root, root_from_path};
+
+use super::view::Vm;
+
+/// The two sides of one game.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The claimant, defending its trace.
+    Defender,
+    /// The watcher that challenged the claim.
+    Challenger,
+}
+
+impl Role {
+    /// The other side.
+    pub fn other(self) -> Self {
+        match self {
+            Self::Defender => Self::Challenger,
+            Self::Challenger => Self::Defender,
+        }
+    }
+
+    fn slot(self) -> usize {
+        self as usize
+    }
+}
+
+/// Fixed at deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Params {
+    /// Each reveal opens `2^arity_log2` descendants of the disputed node.
+    pub arity_log2: u32,
+    /// Each side's total thinking time, in seconds (chess clock).
+    pub clock: u64,
+}
+
+/// A move. `S` is the VM's state type (revealed only in the one-step).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action<S> {
+    /// Defender: the descendants of the disputed node, `arity_log2` levels
+    /// down (fewer at the bottom of a tree); they must hash to the node.
+    Reveal {
+        /// The revealed node hashes, left to right.
+        children: Vec<Hash>,
+    },
+    /// Challenger: the first revealed child it disagrees with.
+    Pick {
+        /// Index among the revealed children.
+        child: u64,
+    },
+    /// Defender, at a disputed step of a level above the last: commit the
+    /// step's expansion, whose first entry is the agreed input and whose last
+    /// is the disputed output.
+    Expand {
+        /// Leaf hash of the step's input (entry `i - 1` of the current list).
+        pre: Hash,
+        /// Its proof against the current list's root.
+        pre_proof: Vec<Hash>,
+        /// Root of the expansion list.
+        sub_root: Hash,
+        /// Proof that the expansion's first leaf is `pre`.
+        first_proof: Vec<Hash>,
+        /// Proof that the expansion's last leaf is the disputed output.
+        last_proof: Vec<Hash>,
+    },
+    /// Defender, at a disputed step of the last level: reveal the operands so
+    /// the verifier re-executes the primitive.
+    Step {
+        /// The step's input state.
+        pre: S,
+        /// The step's claimed output state.
+        post: S,
+        /// Proof of `pre`'s leaf against the current list's root.
+        pre_proof: Vec<Hash>,
+    },
+    /// Anyone: the side to move ran out of time.
+    Timeout,
+}
+
+/// What the game waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// The defender must reveal the current node's descendants.
+    Reveal,
+    /// The challenger must pick one of these.
+    Pick(Vec<Hash>),
+    /// The dissection reached a step; the defender must expand or prove it.
+    Step,
+    /// Over; the winner.
+    Over(Role),
+}
+
+/// Why an action was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    /// The game has ended.
+    #[error("the game is over")]
+    GameOver,
+    /// The action is not the one the phase waits for.
+    #[error("{action} is not allowed now: the game waits for {waiting}")]
+    WrongAction {
+        /// The action attempted.
+        action: &'static str,
+        /// What the game waits for.
+        waiting: &'static str,
+    },
+    /// The other side is to move.
+    #[error("not {0:?}'s turn")]
+    NotYourTurn(Role),
+    /// The mover's clock ran out before it moved.
+    #[error("{0:?}'s clock has run out")]
+    ClockExpired(Role),
+    /// A timeout was called while the side to move still had time.
+    #[error("{role:?} still has {left} s on its clock")]
+    NotExpired {
+        /// The side to move.
+        role: Role,
+        /// Seconds it has left.
+        left: u64,
+    },
+    /// A reveal with the wrong number of children.
+    #[error("expected {expected} children, got {got}")]
+    ChildCount {
+        /// How many the position requires.
+        expected: usize,
+        /// How many were sent.
+        got: usize,
+    },
+    /// Revealed children that do not hash to the disputed node.
+    #[error("the revealed children do not hash to the disputed node")]
+    ChildrenMismatch,
+    /// A pick outside the revealed children, or of a subtree holding only padding.
+    #[error("child {0} cannot be picked")]
+    BadPick(u64),
+    /// A pick of the first entry, which both sides agreed on when the list was committed.
+    #[error("the first entry of a list is agreed and cannot be disputed")]
+    AgreedEntry,
+    /// A Merkle proof that does not verify.
+    #[error("the {0} proof does not verify")]
+    BadProof(&'static str),
+}
+
+/// The state of one game between a claim's defender and one challenger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Game {
+    params: Params,
+    sizes: Vec<u64>,
+    /// Disputed step index at each finished level.
+    path: Vec<u64>,
+    /// Root of the list being dissected.
+    root: Hash,
+    /// Disputed node of that list's tree.
+    depth: u32,
+    index: u64,
+    node_hash: Hash,
+    phase: Phase,
+    clocks: [u64; 2],
+    last_move: u64,
+    moves: [u32; 2],
+}
+
+impl Game {
+    /// A game over the level-0 list committed as `root` (whose first and last
+    /// entries were checked when the claim was posted), started at `now`.
+    pub fn new(params: Params, sizes: Vec<u64>, root: Hash, now: u64) -> Self {
+        Self {
+            params,
+            sizes,
+            path: Vec::new(),
+            root,
+            depth: 0,
+            index: 0,
+            node_hash: root,
+            phase: Phase::Reveal,
+            clocks: [params.clock; 2],
+            last_move: now,
+            moves: [0; 2],
+        }
+    }
+
+    /// What the game waits for.
+    pub fn phase(&self) -> &Phase {
+        &self.phase
+    }
+
+    /// The winner, once the game is over.
+    pub fn winner(&self) -> Option<Role> {
+        match self.phase {
+            Phase::Over(role) => Some(role),
+            _ => None,
+        }
+    }
+
+    /// The side that must move now.
+    pub fn to_move(&self) -> Option<Role> {
+        match self.phase {
+            Phase::Reveal | Phase::Step => Some(Role::Defender),
+            Phase::Pick(_) => Some(Role::Challenger),
+            Phase::Over(_) => None,
+        }
+    }
+
+    /// Level being played (0 = the claim's boundary states).
+    pub fn level(&self) -> usize {
+        self.path.len()
+    }
+
+    /// Disputed step index at each finished level.
+    pub fn path(&self) -> &[u64] {
+        &self.path
+    }
+
+    /// Entries of the list being dissected.
+    pub fn list_len(&self) -> u64 {
+        self.sizes[self.level()]
+    }
+
+    /// Disputed node: depth below the current list's root and index at that depth.
+    pub fn node(&self) -> (u32, u64) {
+        (self.depth, self.index)
+    }
+
+    /// Seconds left on `role`'s clock, as of its last move.
+    pub fn clock(&self, role: Role) -> u64 {
+        self.clocks[role.slot()]
+    }
+
+    /// Moves made by `role`.
+    pub fn moves(&self, role: Role) -> u32 {
+        self.moves[role.slot()]
+    }
+
+    /// Number of descendants the next reveal must open, as a power of two.
+    pub fn reveal_log2(&self) -> u32 {
+        self.params.arity_log2.min(self.tree_depth() - self.depth)
+    }
+
+    fn tree_depth(&self) -> u32 {
+        depth_for(self.list_len()) as u32
+    }
+
+    fn is_last_level(&self) -> bool {
+        self.level() + 1 == self.sizes.len()
+    }
+
+    /// Applies `action` by `who` at time `now`, or rejects it (state unchanged).
+    pub fn apply<V: Vm>(
+        &mut self,
+        vm: &V,
+        who: Role,
+        action: &Action<V::State>,
+        now: u64,
+    ) -> Result<(), RuleError> {
+        let mover = self.to_move().ok_or(RuleError::GameOver)?;
+        let elapsed = now.saturating_sub(self.last_move);
+        if let Action::Timeout = action {
+            let left = self.clocks[mover.slot()];
+            if elapsed <= left {
+                return Err(RuleError::NotExpired {
+                    role: mover,
+                    left: left - elapsed,
+                });
+            }
+            self.clocks[mover.slot()] = 0;
+            self.phase = Phase::Over(mover.other());
+            return Ok(());
+        }
+        if who != mover {
+            return Err(RuleError::NotYourTurn(who));
+        }
+        if elapsed > self.clocks[who.slot()] {
+            return Err(RuleError::ClockExpired(who));
+        }
+        let next = self.transition(vm, action)?;
+        self.clocks[who.slot()] -= elapsed;
+        self.last_move = now;
+        self.moves[who.slot()] += 1;
+        next.apply_to(self);
+        Ok(())
+    }
+
+    /// Checks `action` against the phase and computes its effect.
+    fn transition<V: Vm>(&self, vm: &V, action: &Action<V::State>) -> Result<Next, RuleError> {
+        match (&self.phase, action) {
+            (Phase::Reveal, Action::Reveal { children }) => {
+                let expected = 1usize << self.reveal_log2();
+                if children.len() != expected {
+                    return Err(RuleError::ChildCount {
+                        expected,
+                        got: children.len(),
+                    });
+                }
+                if merkle_root(children) != self.node_hash {
+                    return Err(RuleError::ChildrenMismatch);
+                }
+                Ok(Next::Pick(children.clone()))
+            }
+            (Phase::Pick(children), Action::Pick { child }) => self.pick(children, *child),
+            (
+                Phase::Step,
+                Action::Expand {
+                    pre,
+                    pre_proof,
+                    sub_root,
+                    first_proof,
+                    last_proof,
+                },
+            ) if !self.is_last_level() => {
+                self.check_pre(*pre, pre_proof)?;
+                let sub_len = self.sizes[self.level() + 1];
+                let sub_depth = depth_for(sub_len);
+                let opens = |leaf: Hash, index: u64, proof: &[Hash]| {
+                    proof.len() == sub_depth && root_from_path(leaf, index, proof) == *sub_root
+                };
+                if !opens(*pre, 0, first_proof) {
+                    return Err(RuleError::BadProof("expansion's first entry"));
+                }
+                if !opens(self.node_hash, sub_len - 1, last_proof) {
+                    return Err(RuleError::BadProof("expansion's last entry"));
+                }
+                Ok(Next::Descend(*sub_root))
+            }
+            (
+                Phase::Step,
+                Action::Step {
+                    pre,
+                    post,
+                    pre_proof,
+                },
+            ) if self.is_last_level() => {
+                self.check_pre(vm.leaf_hash(pre), pre_proof)?;
+                if vm.leaf_hash(post) != self.node_hash {
+                    return Err(RuleError::BadProof("step output"));
+                }
+                let mut path = self.path.clone();
+                path.push(self.index);
+                let honest = vm.verify_step(&path, pre, post);
+                Ok(Next::Over(if honest {
+                    Role::Defender
+                } else {
+                    Role::Challenger
+                }))
+            }
+            (Phase::Over(_), _) => Err(RuleError::GameOver),
+            (phase, action) => Err(RuleError::WrongAction {
+                action: action_name(action),
+                waiting: match phase {
+                    Phase::Reveal => "a reveal",
+                    Phase::Pick(_) => "a pick",
+                    Phase::Step if self.is_last_level() => "a one-step",
+                    Phase::Step => "an expansion",
+                    Phase::Over(_) => "nothing",
+                },
+            }),
+        }
+    }
+
+    fn pick(&self, children: &[Hash], child: u64) -> Result<Next, RuleError> {
+        if child >= children.len() as u64 {
+            return Err(RuleError::BadPick(child));
+        }
+        let k = self.reveal_log2();
+        let depth = self.depth + k;
+        let index = (self.index << k) + child;
+        let below = self.tree_depth() - depth;
+        // A subtree of padding only is not part of the list: nothing to dispute.
+        if index << below >= self.list_len() {
+            return Err(RuleError::BadPick(child));
+        }
+        if below == 0 && index == 0 {
+            return Err(RuleError::AgreedEntry);
+        }
+        Ok(Next::Node {
+            depth,
+            index,
+            hash: children[child as usize],
+        })
+    }
+
+    /// The disputed step's input is entry `index - 1` of the current list.
+    fn check_pre(&self, pre: Hash, proof: &[Hash]) -> Result<(), RuleError> {
+        let ok = proof.len() == self.tree_depth() as usize
+            && root_from_path(pre, self.index - 1, proof) == self.root;
+        if ok {
+            Ok(())
+        } else {
+            Err(RuleError::BadProof("step input"))
+        }
+    }
+}
+
+/// The effect of an accepted action.
+enum Next {
+    Pick(Vec<Hash>),
+    Node { depth: u32, index: u64, hash: Hash },
+    Descend(Hash),
+    Over(Role),
+}
+
+impl Next {
+    fn apply_to(self, game: &mut Game) {
+        match self {
+            Self::Pick(children) => game.phase = Phase::Pick(children),
+            Self::Node { depth, index, hash } => {
+                (game.depth, game.index, game.node_hash) = (depth, index, hash);
+                game.phase = if depth == game.tree_depth() {
+                    Phase::Step
+                } else {
+                    Phase::Reveal
+                };
+            }
+            Self::Descend(root) => {
+                game.path.push(game.index);
+                (game.root, game.depth, game.index, game.node_hash) = (root, 0, 0, root);
+                game.phase = Phase::Reveal;
+            }
+            Self::Over(winner) => game.phase = Phase::Over(winner),
+        }
+    }
+}
+
+fn action_name<S>(action: &Action<S>) -> &'static str {
+    match action {
+        Action::Reveal { .. } => "a reveal",
+        Action::Pick { .. } => "a pick",
+        Action::Expand { .. } => "an expansion",
+        Action::Step { .. } => "a one-step",
+        Action::Timeout => "a timeout",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::game::toy::{ToyTrace, ToyVm};
+    use crate::game::tree::Tree;
+    use crate::game::view::Trace;
+
+    fn start() -> (ToyVm, Tree, Game) {
+        let vm = ToyVm::new(vec![9, 3]);
+        let tree = Tree::new(&ToyTrace::honest(vm.clone(), 1).leaves(&[]));
+        let game = Game::new(
+            Params {
+                arity_log2: 2,
+                clock: 100,
+            },
+            vec![9, 3],
+            tree.root(),
+            0,
+        );
+        (vm, tree, game)
+    }
+
+    #[test]
+    fn rejects_out_of_turn_wrong_and_forged_actions_without_changing_state() {
+        let (vm, tree, mut game) = start();
+        let before = game.clone();
+        let pick: Action<u64> = Action::Pick { child: 0 };
+        assert_eq!(
+            game.apply(&vm, Role::Challenger, &pick, 1),
+            Err(RuleError::NotYourTurn(Role::Challenger))
+        );
+        assert!(matches!(
+            game.apply(&vm, Role::Defender, &pick, 1),
+            Err(RuleError::WrongAction { .. })
+        ));
+        let few = Action::Reveal {
+            children: tree.descendants(0, 0, 1),
+        };
+        assert_eq!(
+            game.apply(&vm, Role::Defender, &few, 1),
+            Err(RuleError::ChildCount {
+                expected: 4,
+                got: 2
+            })
+        );
+        let mut forged = tree.descendants(0, 0, 2);
+        forged.swap(0, 1);
+        let forged = Action::Reveal { children: forged };
+        assert_eq!(
+            game.apply(&vm, Role::Defender, &forged, 1),
+            Err(RuleError::ChildrenMismatch)
+        );
+        assert_eq!(game, before);
+    }
+
+    #[test]
+    fn picks_of_padding_or_the_agreed_entry_are_rejected() {
+        let (vm, tree, mut game) = start();
+        // 9 entries: a depth-4 tree; children 1..3 of the root's 4 hold entries 4..15.
+        let reveal = Action::Reveal {
+            children: tree.descendants(0, 0, 2),
+        };
+        game.apply(&vm, Role::Defender, &reveal, 1).unwrap();
+        assert_eq!(
+            game.apply(&vm, Role::Challenger, &Action::Pick { child: 3 }, 2),
+            Err(RuleError::BadPick(3))
+        );
+        game.apply(&vm, Role::Challenger, &Action::Pick { child: 0 }, 2)
+            .unwrap();
+        let reveal = Action::Reveal {
+            children: tree.descendants(2, 0, 2),
+        };
+        game.apply(&vm, Role::Defender, &reveal, 3).unwrap();
+        assert_eq!(
+            game.apply(&vm, Role::Challenger, &Action::Pick { child: 0 }, 4),
+            Err(RuleError::AgreedEntry)
+        );
+        game.apply(&vm, Role::Challenger, &Action::Pick { child: 1 }, 4)
+            .unwrap();
+        assert_eq!(game.phase(), &Phase::Step);
+    }
+
+    #[test]
+    fn clocks_run_only_for_the_side_to_move_and_timeouts_need_an_empty_clock() {
+        let (vm, tree, mut game) = start();
+        let reveal = Action::Reveal {
+            children: tree.descendants(0, 0, 2),
+        };
+        game.apply(&vm, Role::Defender, &reveal, 30).unwrap();
+        assert_eq!(
+            (game.clock(Role::Defender), game.clock(Role::Challenger)),
+            (70, 100)
+        );
+        let timeout: Action<u64> = Action::Timeout;
+        assert_eq!(
+            game.apply(&vm, Role::Defender, &timeout, 130),
+            Err(RuleError::NotExpired {
+                role: Role::Challenger,
+                left: 0
+            })
+        );
+        assert_eq!(
+            game.apply(&vm, Role::Challenger, &Action::Pick { child: 0 }, 131),
+            Err(RuleError::ClockExpired(Role::Challenger))
+        );
+        game.apply(&vm, Role::Defender, &timeout, 131).unwrap();
+        assert_eq!(game.winner(), Some(Role::Defender));
+        assert_eq!(
+            game.apply(&vm, Role::Defender, &timeout, 132),
+            Err(RuleError::GameOver)
+        );
+    }
+}

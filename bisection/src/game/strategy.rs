@@ -1,0 +1,175 @@
+//! Players: the honest strategy for each role, which needs only the player's
+//! own trace, and adversaries that test the rules.
+
+use std::collections::HashMap;
+
+use trace_vm::commit::Hash;
+
+use super::rules::{Action, Game, Phase, Role};
+use super::tree::Tree;
+use super::view::{Trace, Vm};
+
+/// A player: given the game, the action it wants to take (`None`: it waits).
+pub trait Strategy<V: Vm> {
+    /// The next action for `role`, when it is `role`'s turn.
+    fn act(&mut self, game: &Game, role: Role) -> Option<Action<V::State>>;
+}
+
+/// Plays by its own trace: reveals and expands it truthfully as defender,
+/// picks the first child that differs from it as challenger.
+pub struct Honest<T: Trace> {
+    trace: T,
+    trees: HashMap<Vec<u64>, Tree>,
+}
+
+impl<T: Trace> Honest<T> {
+    /// A player whose knowledge is `trace`.
+    pub fn new(trace: T) -> Self {
+        Self {
+            trace,
+            trees: HashMap::new(),
+        }
+    }
+
+    /// The tree over the player's list at `path`, built once.
+    fn tree(&mut self, path: &[u64]) -> &Tree {
+        let trace = &self.trace;
+        self.trees
+            .entry(path.to_vec())
+            .or_insert_with(|| Tree::new(&trace.leaves(path)))
+    }
+
+    fn defend(&mut self, game: &Game) -> Option<Action<<T::Vm as Vm>::State>> {
+        let path = game.path().to_vec();
+        let (depth, index) = game.node();
+        match game.phase() {
+            Phase::Reveal => {
+                let children = self
+                    .tree(&path)
+                    .descendants(depth, index, game.reveal_log2());
+                Some(Action::Reveal { children })
+            }
+            Phase::Step if game.level() + 1 < self.trace.vm().level_sizes().len() => {
+                let (pre, pre_proof) = {
+                    let tree = self.tree(&path);
+                    (tree.node(depth, index - 1), tree.proof(index - 1))
+                };
+                let last = self.trace.vm().level_sizes()[game.level() + 1] - 1;
+                let mut sub_path = path;
+                sub_path.push(index);
+                let sub = self.tree(&sub_path);
+                Some(Action::Expand {
+                    pre,
+                    pre_proof,
+                    sub_root: sub.root(),
+                    first_proof: sub.proof(0),
+                    last_proof: sub.proof(last),
+                })
+            }
+            Phase::Step => {
+                let list = self.trace.list(&path);
+                let pre_proof = self.tree(&path).proof(index - 1);
+                Some(Action::Step {
+                    pre: list[index as usize - 1].clone(),
+                    post: list[index as usize].clone(),
+                    pre_proof,
+                })
+            }
+            Phase::Pick(_) | Phase::Over(_) => None,
+        }
+    }
+
+    fn challenge(&mut self, game: &Game) -> Option<Action<<T::Vm as Vm>::State>> {
+        let Phase::Pick(children) = game.phase() else {
+            return None;
+        };
+        let (depth, index) = game.node();
+        let k = game.reveal_log2();
+        let len = game.list_len();
+        let tree = self.tree(game.path());
+        let below = tree.depth() - depth - k;
+        let child = (0..children.len() as u64).find(|&c| {
+            let at = (index << k) + c;
+            // Only subtrees holding real entries can be disputed.
+            at << below < len && tree.node(depth + k, at) != children[c as usize]
+        })?;
+        Some(Action::Pick { child })
+    }
+}
+
+impl<T: Trace> Strategy<T::Vm> for Honest<T> {
+    fn act(&mut self, game: &Game, role: Role) -> Option<Action<<T::Vm as Vm>::State>> {
+        match role {
+            Role::Defender => self.defend(game),
+            Role::Challenger => self.challenge(game),
+        }
+    }
+}
+
+/// Never moves: loses on time.
+pub struct Stall;
+
+impl<V: Vm> Strategy<V> for Stall {
+    fn act(&mut self, _: &Game, _: Role) -> Option<Action<V::State>> {
+        None
+    }
+}
+
+/// Challenger that picks children at random (a watcher attacking an honest claim).
+pub struct RandomPicker {
+    rng: u64,
+}
+
+impl RandomPicker {
+    /// Seeded, so failing cases replay.
+    pub fn new(seed: u64) -> Self {
+        Self { rng: seed | 1 }
+    }
+}
+
+impl<V: Vm> Strategy<V> for RandomPicker {
+    fn act(&mut self, game: &Game, _: Role) -> Option<Action<V::State>> {
+        let Phase::Pick(children) = game.phase() else {
+            return None;
+        };
+        // xorshift64: enough randomness for an adversary, no dependency.
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        Some(Action::Pick {
+            child: self.rng % children.len() as u64,
+        })
+    }
+}
+
+/// Wraps a strategy and corrupts its reveals every `period`-th move: sends
+/// children that do not hash to the parent (equivocation).
+pub struct Equivocate<S> {
+    inner: S,
+    period: u32,
+    count: u32,
+}
+
+impl<S> Equivocate<S> {
+    /// Corrupts one action in `period`.
+    pub fn new(inner: S, period: u32) -> Self {
+        Self {
+            inner,
+            period: period.max(1),
+            count: 0,
+        }
+    }
+}
+
+impl<V: Vm, S: Strategy<V>> Strategy<V> for Equivocate<S> {
+    fn act(&mut self, game: &Game, role: Role) -> Option<Action<V::State>> {
+        let mut action = self.inner.act(game, role)?;
+        self.count += 1;
+        if self.count.is_multiple_of(self.period)
+            && let Action::Reveal { children } = &mut action
+        {
+            children[0] = Hash::from([0xEE; 32]);
+        }
+        Some(action)
+    }
+}

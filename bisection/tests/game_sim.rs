@@ -1,0 +1,125 @@
+//! Simulated games without a chain: over random toy programs, random faults
+//! and random adversaries, the honest side always wins.
+//!
+//! `REFUTE_SLOW=1` plays 10^4 games per property instead of 10^3.
+
+use bisection::game::rules::{Game, Params, Role};
+use bisection::game::sim::{Outcome, play};
+use bisection::game::strategy::{Equivocate, Honest, RandomPicker, Stall, Strategy as Player};
+use bisection::game::toy::{ToyTrace, ToyVm};
+use bisection::game::view::{Trace, Vm};
+use proptest::prelude::*;
+
+const CLOCK: u64 = 3_600;
+
+fn cases() -> u32 {
+    if std::env::var_os("REFUTE_SLOW").is_some() {
+        10_000
+    } else {
+        1_000
+    }
+}
+
+/// A random toy program (1 to 3 levels of 2 to 12 entries), dissection arity,
+/// input, and one primitive to corrupt.
+fn setup() -> impl Strategy<Value = (ToyVm, u32, u64, Vec<u64>, u64)> {
+    (
+        prop::collection::vec(2u64..=12, 1..=3),
+        1u32..=4,
+        any::<u64>(),
+        any::<u64>(),
+        1u64..,
+    )
+        .prop_map(|(sizes, arity_log2, input, pick, mask)| {
+            // Derive a valid primitive path (each index in 1..size) from `pick`.
+            let path = sizes
+                .iter()
+                .scan(pick, |r, &n| {
+                    let step = 1 + *r % (n - 1);
+                    *r /= n;
+                    Some(step)
+                })
+                .collect();
+            (ToyVm::new(sizes), arity_log2, input, path, mask)
+        })
+}
+
+fn game_between(
+    vm: &ToyVm,
+    arity_log2: u32,
+    claimed: &ToyTrace,
+    defender: &mut dyn Player<ToyVm>,
+    challenger: &mut dyn Player<ToyVm>,
+) -> Outcome {
+    let root = bisection::game::tree::Tree::new(&claimed.leaves(&[])).root();
+    let game = Game::new(
+        Params {
+            arity_log2,
+            clock: CLOCK,
+        },
+        vm.level_sizes().to_vec(),
+        root,
+        0,
+    );
+    play(vm, game, defender, challenger, 0)
+}
+
+/// Upper bound on one side's accepted moves: per level, one reveal (or pick)
+/// per `arity_log2` tree levels, plus the expansion or one-step.
+fn max_moves(vm: &ToyVm, arity_log2: u32) -> u32 {
+    vm.level_sizes()
+        .iter()
+        .map(|&n| (64 - (n - 1).leading_zeros()).div_ceil(arity_log2) + 1)
+        .sum()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    #[test]
+    fn a_lying_defender_loses_to_an_honest_challenger((vm, k, input, path, mask) in setup()) {
+        let liar = ToyTrace::honest(vm.clone(), input).with_fault(path, mask);
+        let out = game_between(&vm, k, &liar,
+            &mut Honest::new(liar.clone()),
+            &mut Honest::new(ToyTrace::honest(vm.clone(), input)));
+        prop_assert_eq!(out.winner, Role::Challenger);
+        prop_assert!(!out.timed_out, "decided by the one-step, not by time: {:?}", out);
+        prop_assert!(out.moves[0] <= max_moves(&vm, k) && out.moves[1] <= max_moves(&vm, k));
+    }
+
+    #[test]
+    fn an_honest_defender_beats_a_lying_challenger((vm, k, input, path, mask) in setup()) {
+        let honest = ToyTrace::honest(vm.clone(), input);
+        let liar = ToyTrace::honest(vm.clone(), input).with_fault(path, mask);
+        let out = game_between(&vm, k, &honest,
+            &mut Honest::new(honest.clone()), &mut Honest::new(liar));
+        prop_assert_eq!(out.winner, Role::Defender);
+    }
+
+    #[test]
+    fn an_honest_defender_beats_random_picks((vm, k, input, _path, _mask) in setup(), seed in any::<u64>()) {
+        let honest = ToyTrace::honest(vm.clone(), input);
+        let out = game_between(&vm, k, &honest,
+            &mut Honest::new(honest.clone()), &mut RandomPicker::new(seed));
+        prop_assert_eq!(out.winner, Role::Defender);
+    }
+
+    #[test]
+    fn an_equivocating_liar_loses((vm, k, input, path, mask) in setup(), period in 1u32..4) {
+        let liar = ToyTrace::honest(vm.clone(), input).with_fault(path, mask);
+        let out = game_between(&vm, k, &liar,
+            &mut Equivocate::new(Honest::new(liar.clone()), period),
+            &mut Honest::new(ToyTrace::honest(vm.clone(), input)));
+        prop_assert_eq!(out.winner, Role::Challenger);
+    }
+
+    #[test]
+    fn a_stalling_side_loses_on_time((vm, k, input, path, mask) in setup()) {
+        let honest = ToyTrace::honest(vm.clone(), input);
+        let liar = ToyTrace::honest(vm.clone(), input).with_fault(path, mask);
+        let out = game_between(&vm, k, &liar, &mut Stall, &mut Honest::new(honest.clone()));
+        prop_assert_eq!((out.winner, out.timed_out), (Role::Challenger, true));
+        let out = game_between(&vm, k, &honest, &mut Honest::new(honest.clone()), &mut Stall);
+        prop_assert_eq!((out.winner, out.timed_out), (Role::Defender, true));
+    }
+}
