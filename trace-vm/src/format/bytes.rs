@@ -41,6 +41,14 @@ impl FileBytes {
     }
 }
 
+// Lets a mapping back a shared `Bytes` buffer (ONNX initializers are slices
+// of the file, not copies).
+impl AsRef<[u8]> for FileBytes {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
 impl Deref for FileBytes {
     type Target = [u8];
 

@@ -2,8 +2,8 @@
 //! tensors, single `TensorProto` files, and the node conformance test cases
 //! shipped by `libonnx-testdata` (`model.onnx` + `test_data_set_0/*.pb`).
 //!
-//! Files are read into memory once; initializers stored as `raw_data` are
-//! slices of that buffer, not copies.
+//! Files are memory-mapped; initializers stored as `raw_data` are slices of
+//! the mapping, not copies.
 
 pub mod proto;
 
@@ -18,6 +18,7 @@ use prost::{Message, bytes::Bytes};
 use self::proto::{GraphProto, ModelProto, TensorProto, data_type};
 use super::{
     DType, TensorSource, TensorView,
+    bytes::FileBytes,
     error::{Error, Format, Result},
 };
 
@@ -219,14 +220,9 @@ pub fn onnx_dtype(code: i32) -> std::result::Result<DType, String> {
     })
 }
 
-/// Reads a whole file into a shared buffer.
+/// Maps a file as a shared buffer whose slices keep the mapping alive.
 fn read(path: &Path) -> Result<Bytes> {
-    std::fs::read(path)
-        .map(Bytes::from)
-        .map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+    FileBytes::map(path).map(Bytes::from_owner)
 }
 
 /// Reads a file holding one serialized `TensorProto` (as in the conformance
