@@ -2,13 +2,7 @@
 pragma solidity 0.8.37;
 
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
-import {
-    InvalidModelName,
-    InvalidModelParams,
-    ModelAlreadyRegistered,
-    ModelNotRegistered,
-    ZeroCommitment
-} from "./lib/Errors.sol";
+import {InvalidModelName, ModelAlreadyRegistered, ModelNotRegistered, ZeroCommitment} from "./lib/Errors.sol";
 
 /// @title ModelRegistry
 /// @notice Permissionless, append-only registry of models. No owner, no upgrade, no way to change or
@@ -16,44 +10,33 @@ import {
 contract ModelRegistry is IModelRegistry {
     /// @notice Longest model name, in bytes.
     uint256 public constant MAX_NAME_LENGTH = 64;
-    /// @notice Largest tensor leaf, in bytes.
-    uint256 public constant MAX_LEAF_BYTES = 8192;
 
     mapping(bytes32 modelId => Model) private _models;
     bytes32[] private _ids;
 
     /// @inheritdoc IModelRegistry
-    function register(bytes32 weightsRoot, bytes32 programHash, ModelParams calldata params, string calldata name)
-        external
-        returns (bytes32 modelId)
-    {
-        if (weightsRoot == bytes32(0) || programHash == bytes32(0)) revert ZeroCommitment();
+    function register(bytes32 weightsRoot, bytes32 archHash, string calldata name) external returns (bytes32 modelId) {
+        if (weightsRoot == bytes32(0) || archHash == bytes32(0)) revert ZeroCommitment();
         uint256 nameLength = bytes(name).length;
         if (nameLength == 0 || nameLength > MAX_NAME_LENGTH) revert InvalidModelName(nameLength, MAX_NAME_LENGTH);
-        _checkParams(params);
 
-        modelId = _modelId(weightsRoot, programHash, params, name);
+        modelId = _modelId(weightsRoot, archHash);
         Model storage model = _models[modelId];
         if (model.weightsRoot != bytes32(0)) revert ModelAlreadyRegistered(modelId);
 
         model.weightsRoot = weightsRoot;
-        model.programHash = programHash;
-        model.params = params;
+        model.archHash = archHash;
         model.registrant = msg.sender;
         model.registeredAt = uint64(block.timestamp);
         model.name = name;
         _ids.push(modelId);
 
-        emit ModelRegistered(modelId, msg.sender, weightsRoot, programHash, params, name);
+        emit ModelRegistered(modelId, msg.sender, weightsRoot, archHash, name);
     }
 
     /// @inheritdoc IModelRegistry
-    function modelIdOf(bytes32 weightsRoot, bytes32 programHash, ModelParams calldata params, string calldata name)
-        external
-        pure
-        returns (bytes32)
-    {
-        return _modelId(weightsRoot, programHash, params, name);
+    function modelIdOf(bytes32 weightsRoot, bytes32 archHash) external pure returns (bytes32) {
+        return _modelId(weightsRoot, archHash);
     }
 
     /// @inheritdoc IModelRegistry
@@ -62,13 +45,9 @@ contract ModelRegistry is IModelRegistry {
     }
 
     /// @inheritdoc IModelRegistry
-    function getModel(bytes32 modelId) external view returns (Model memory) {
-        return _get(modelId);
-    }
-
-    /// @inheritdoc IModelRegistry
-    function paramsOf(bytes32 modelId) external view returns (ModelParams memory) {
-        return _get(modelId).params;
+    function getModel(bytes32 modelId) external view returns (Model memory model) {
+        model = _models[modelId];
+        if (model.weightsRoot == bytes32(0)) revert ModelNotRegistered(modelId);
     }
 
     /// @inheritdoc IModelRegistry
@@ -81,26 +60,12 @@ contract ModelRegistry is IModelRegistry {
         return _ids[index];
     }
 
-    function _get(bytes32 modelId) private view returns (Model storage model) {
-        model = _models[modelId];
-        if (model.weightsRoot == bytes32(0)) revert ModelNotRegistered(modelId);
-    }
-
-    function _modelId(bytes32 weightsRoot, bytes32 programHash, ModelParams calldata params, string calldata name)
-        private
-        pure
-        returns (bytes32)
-    {
-        return keccak256(abi.encode(weightsRoot, programHash, params, keccak256(bytes(name))));
-    }
-
-    function _checkParams(ModelParams calldata p) private pure {
-        if (p.layerCount == 0) revert InvalidModelParams("layerCount is zero");
-        if (p.maxOpsPerLayer == 0) revert InvalidModelParams("maxOpsPerLayer is zero");
-        if (p.maxTensorElements == 0) revert InvalidModelParams("maxTensorElements is zero");
-        if (p.maxElementSteps == 0) revert InvalidModelParams("maxElementSteps is zero");
-        if (p.leafBytes == 0 || p.leafBytes % 32 != 0 || p.leafBytes > MAX_LEAF_BYTES) {
-            revert InvalidModelParams("leafBytes is not a multiple of 32 in 32..8192");
+    /// @dev docs/SPEC.md 4.7: model_root = keccak256(weights_root ‖ arch_hash).
+    function _modelId(bytes32 weightsRoot, bytes32 archHash) private pure returns (bytes32 id) {
+        assembly ("memory-safe") {
+            mstore(0x00, weightsRoot)
+            mstore(0x20, archHash)
+            id := keccak256(0x00, 0x40)
         }
     }
 }

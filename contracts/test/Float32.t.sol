@@ -349,6 +349,108 @@ contract Float32Test is Test {
         assertFalse(Float32.eq(INF, NINF));
     }
 
+    // ================================================================== neg / abs / select
+
+    function test_neg_cases() public pure {
+        _eq(Float32.neg(ONE), 0xBF800000, "neg 1");
+        _eq(Float32.neg(PZERO), NZERO, "neg +0");
+        _eq(Float32.neg(NZERO), PZERO, "neg -0");
+        _eq(Float32.neg(NINF), INF, "neg -inf");
+        _eq(Float32.neg(NAN), NAN, "neg NaN stays canonical");
+        _eq(Float32.neg(NEG_QNAN), NAN, "neg -NaN");
+        _eq(Float32.neg(SNAN), NAN, "neg sNaN");
+    }
+
+    function test_abs_cases() public pure {
+        _eq(Float32.abs(0xC0000000), TWO, "abs -2");
+        _eq(Float32.abs(NZERO), PZERO, "abs -0");
+        _eq(Float32.abs(NINF), INF, "abs -inf");
+        _eq(Float32.abs(0x80000001), MIN_SUB, "abs -2^-149");
+        _eq(Float32.abs(NEG_QNAN), NAN, "abs -qNaN");
+        _eq(Float32.abs(0xFF800001), NAN, "abs -sNaN");
+    }
+
+    function test_select_passesWordsUnchanged() public pure {
+        _eq(Float32.select(1, SNAN, ONE), SNAN, "a = 1 picks b, even a non-canonical NaN");
+        _eq(Float32.select(0x80000000, TWO, ONE), TWO, "a = -0 as a word is nonzero");
+        _eq(Float32.select(0, TWO, NEG_QNAN), NEG_QNAN, "a = 0 picks c");
+    }
+
+    // ================================================================== conversions
+
+    function test_i32ToF32_cases() public pure {
+        _eq(Float32.i32ToF32(0), PZERO, "0");
+        _eq(Float32.i32ToF32(1), ONE, "1");
+        _eq(Float32.i32ToF32(0xFFFFFFFF), 0xBF800000, "-1");
+        _eq(Float32.i32ToF32(0x80000000), 0xCF000000, "-2^31");
+        _eq(Float32.i32ToF32(0x7FFFFFFF), 0x4F000000, "2^31 - 1 rounds to 2^31");
+        _eq(Float32.i32ToF32(1 << 24), 0x4B800000, "2^24");
+        // 2^24 + 1 is a tie between 2^24 (even) and 2^24 + 2: 2^24
+        _eq(Float32.i32ToF32((1 << 24) + 1), 0x4B800000, "2^24 + 1");
+        // 2^24 + 3 is a tie between 2^24 + 2 (odd significand) and 2^24 + 4: 2^24 + 4
+        _eq(Float32.i32ToF32((1 << 24) + 3), 0x4B800002, "2^24 + 3");
+        _eq(Float32.i32ToF32(0xFEFFFFFD), 0xCB800002, "-(2^24 + 3)");
+    }
+
+    function test_f32ToI32_roundsHalvesToEven() public pure {
+        _eq(Float32.f32ToI32(0x40200000), 2, "2.5 -> 2");
+        _eq(Float32.f32ToI32(0x40600000), 4, "3.5 -> 4");
+        _eq(Float32.f32ToI32(0xBFC00000), 0xFFFFFFFE, "-1.5 -> -2");
+        _eq(Float32.f32ToI32(HALF), 0, "0.5 -> 0");
+        _eq(Float32.f32ToI32(0x3F400000), 1, "0.75 -> 1");
+        _eq(Float32.f32ToI32(0xBF000000), 0, "-0.5 -> 0");
+        _eq(Float32.f32ToI32(NZERO), 0, "-0 -> 0");
+        _eq(Float32.f32ToI32(MIN_SUB), 0, "2^-149 -> 0");
+        _eq(Float32.f32ToI32(0x4EFFFFFF), 0x7FFFFF80, "largest float below 2^31");
+    }
+
+    function test_f32ToI32_saturates() public pure {
+        _eq(Float32.f32ToI32(0x4F000000), 0x7FFFFFFF, "2^31");
+        _eq(Float32.f32ToI32(0xCF000000), 0x80000000, "-2^31 is exact");
+        _eq(Float32.f32ToI32(0xCF000001), 0x80000000, "below -2^31");
+        _eq(Float32.f32ToI32(INF), 0x7FFFFFFF, "inf");
+        _eq(Float32.f32ToI32(NINF), 0x80000000, "-inf");
+        _eq(Float32.f32ToI32(NAN), 0x7FFFFFFF, "NaN");
+        _eq(Float32.f32ToI32(NEG_QNAN), 0x7FFFFFFF, "-NaN");
+    }
+
+    function test_f16ToF32_cases() public pure {
+        _eq(Float32.f16ToF32(0x3C00), ONE, "1");
+        _eq(Float32.f16ToF32(0xC000), 0xC0000000, "-2");
+        _eq(Float32.f16ToF32(0x7BFF), 0x477FE000, "65504, the largest binary16");
+        _eq(Float32.f16ToF32(0x0001), 0x33800000, "2^-24, the smallest subnormal");
+        _eq(Float32.f16ToF32(0x03FF), 0x387FC000, "largest subnormal (1023 * 2^-24)");
+        _eq(Float32.f16ToF32(0x0400), 0x38800000, "2^-14, the smallest normal");
+        _eq(Float32.f16ToF32(0x8000), NZERO, "-0");
+        _eq(Float32.f16ToF32(0x7C00), INF, "inf");
+        _eq(Float32.f16ToF32(0xFC00), NINF, "-inf");
+        _eq(Float32.f16ToF32(0x7C01), NAN, "sNaN");
+        _eq(Float32.f16ToF32(0xFE00), NAN, "-qNaN");
+        _eq(Float32.f16ToF32(0xABCD3C00), ONE, "upper bits ignored");
+    }
+
+    function test_bf16ToF32_cases() public pure {
+        _eq(Float32.bf16ToF32(0x3F80), ONE, "1");
+        _eq(Float32.bf16ToF32(0x0001), 0x00010000, "subnormal");
+        _eq(Float32.bf16ToF32(0xFF80), NINF, "-inf");
+        _eq(Float32.bf16ToF32(0x7F81), NAN, "sNaN");
+        _eq(Float32.bf16ToF32(0xFFC1), NAN, "-NaN");
+        _eq(Float32.bf16ToF32(0x12343F80), ONE, "upper bits ignored");
+    }
+
+    function test_exp2i_cases() public pure {
+        _eq(Float32.exp2i(PZERO), ONE, "2^0");
+        _eq(Float32.exp2i(THREE), 0x41000000, "2^3");
+        _eq(Float32.exp2i(0xC0200000), 0x3E800000, "2^round(-2.5) = 2^-2");
+        _eq(Float32.exp2i(0x42FE0000), 0x7F000000, "2^127");
+        _eq(Float32.exp2i(0x43000000), 0x7F000000, "2^128 clamps to 2^127");
+        _eq(Float32.exp2i(0xC2FC0000), MIN_NORMAL, "2^-126");
+        _eq(Float32.exp2i(0xC3000000), MIN_NORMAL, "2^-128 clamps to 2^-126");
+        _eq(Float32.exp2i(INF), 0x7F000000, "inf");
+        _eq(Float32.exp2i(NINF), MIN_NORMAL, "-inf");
+        _eq(Float32.exp2i(SNAN), NAN, "NaN");
+    }
+
     // ================================================================== exec / dirty inputs
 
     function test_exec_dispatches() public view {
@@ -360,13 +462,26 @@ contract Float32Test is Test {
         _eq(h.exec(Float32.OP_FMA, TWO, THREE, ONE), 0x40E00000, "fma");
         _eq(h.exec(Float32.OP_MAX, ONE, TWO, 0), TWO, "max");
         _eq(h.exec(Float32.OP_MIN, ONE, TWO, 0), ONE, "min");
+        _eq(h.exec(Float32.OP_NEG, ONE, TWO, 0), 0xBF800000, "neg");
+        _eq(h.exec(Float32.OP_ABS, 0xBF800000, TWO, 0), ONE, "abs");
+        _eq(h.exec(Float32.OP_LT, ONE, TWO, 0), 1, "lt");
+        _eq(h.exec(Float32.OP_LE, TWO, ONE, 0), 0, "le");
+        _eq(h.exec(Float32.OP_EQ, NZERO, PZERO, 0), 1, "eq");
+        _eq(h.exec(Float32.OP_SELECT, 0, TWO, THREE), THREE, "select");
+        _eq(h.exec(Float32.OP_I32_TO_F32, 3, 0, 0), THREE, "i32_to_f32");
+        _eq(h.exec(Float32.OP_F32_TO_I32, THREE, 0, 0), 3, "f32_to_i32");
+        _eq(h.exec(Float32.OP_F16_TO_F32, 0x3C00, 0, 0), ONE, "f16_to_f32");
+        _eq(h.exec(Float32.OP_BF16_TO_F32, 0x3F80, 0, 0), ONE, "bf16_to_f32");
+        _eq(h.exec(Float32.OP_EXP2I, THREE, 0, 0), 0x41000000, "exp2i");
     }
 
     function test_exec_revertsOnUnknownOpcode() public {
         vm.expectRevert(abi.encodeWithSelector(Float32.UnknownOpcode.selector, uint8(0)));
         h.exec(0, ONE, ONE, ONE);
-        vm.expectRevert(abi.encodeWithSelector(Float32.UnknownOpcode.selector, uint8(9)));
-        h.exec(9, ONE, ONE, ONE);
+        vm.expectRevert(abi.encodeWithSelector(Float32.UnknownOpcode.selector, uint8(0x14)));
+        h.exec(0x14, ONE, ONE, ONE);
+        vm.expectRevert(abi.encodeWithSelector(Float32.UnknownOpcode.selector, uint8(0xFF)));
+        h.exec(0xFF, ONE, ONE, ONE);
     }
 
     /// @dev Calldata with junk above the low 32 bits must be rejected by the ABI decoder, never
@@ -484,6 +599,29 @@ contract Float32Test is Test {
         uint256 holds = (Float32.lt(a, b) ? 1 : 0) + (Float32.eq(a, b) ? 1 : 0) + (Float32.lt(b, a) ? 1 : 0);
         assertEq(holds, ordered ? 1 : 0);
         assertEq(Float32.le(a, b), Float32.lt(a, b) || Float32.eq(a, b));
+    }
+
+    function testFuzz_neg_isInvolution(uint32 x) public pure {
+        _eq(Float32.neg(Float32.neg(x)), _isNaN(x) ? NAN : x, "neg(neg(x))");
+        _eq(Float32.abs(x), _isNaN(x) ? NAN : Float32.max(x, Float32.neg(x)), "abs(x) = max(x, -x)");
+    }
+
+    function testFuzz_i32ToF32_roundTripsSmallIntegers(int32 i) public pure {
+        i = int32(int256(bound(uint256(int256(i) + (1 << 24)), 0, 1 << 25)) - (1 << 24));
+        uint32 w = uint32(uint256(int256(i)) & 0xFFFFFFFF);
+        _eq(Float32.f32ToI32(Float32.i32ToF32(w)), w, "f32ToI32(i32ToF32(i)) = i for |i| <= 2^24");
+    }
+
+    function testFuzz_f16ToF32_isExact(uint16 h16) public pure {
+        uint32 f = Float32.f16ToF32(h16);
+        if (_isNaN(f)) {
+            _eq(f, NAN, "canonical");
+            return;
+        }
+        // converting back by hand: binary16 has 10 fraction bits, so the low 13 are always zero for
+        // normal results
+        assertEq(f >> 31, uint32(h16) >> 15);
+        if ((h16 & 0x7C00) != 0 && (h16 & 0x7C00) != 0x7C00) assertEq(f & 0x1FFF, 0);
     }
 
     function testFuzz_add_monotone(uint32 a, uint32 b, uint32 c) public pure {

@@ -48,7 +48,49 @@ contract Float32DiffTest is Test {
         _diff("min", Float32.OP_MIN);
     }
 
-    // ------------------------------------------------------------ fuzz through FFI, one vector a call
+    function test_diff_neg() public {
+        _diff("neg", Float32.OP_NEG);
+    }
+
+    function test_diff_abs() public {
+        _diff("abs", Float32.OP_ABS);
+    }
+
+    function test_diff_lt() public {
+        _diff("lt", Float32.OP_LT);
+    }
+
+    function test_diff_le() public {
+        _diff("le", Float32.OP_LE);
+    }
+
+    function test_diff_eq() public {
+        _diff("eq", Float32.OP_EQ);
+    }
+
+    function test_diff_select() public {
+        _diff("select", Float32.OP_SELECT);
+    }
+
+    function test_diff_i32ToF32() public {
+        _diff("i32_to_f32", Float32.OP_I32_TO_F32);
+    }
+
+    function test_diff_f32ToI32() public {
+        _diff("f32_to_i32", Float32.OP_F32_TO_I32);
+    }
+
+    function test_diff_f16ToF32() public {
+        _diff("f16_to_f32", Float32.OP_F16_TO_F32);
+    }
+
+    function test_diff_bf16ToF32() public {
+        _diff("bf16_to_f32", Float32.OP_BF16_TO_F32);
+    }
+
+    function test_diff_exp2i() public {
+        _diff("exp2i", Float32.OP_EXP2I);
+    }
 
     /// forge-config: default.fuzz.runs = 256
     function testFuzz_diff_add(uint32 a, uint32 b) public {
@@ -78,6 +120,26 @@ contract Float32DiffTest is Test {
     /// forge-config: default.fuzz.runs = 256
     function testFuzz_diff_fma(uint32 a, uint32 b, uint32 c) public {
         _one("fma", Float32.OP_FMA, 3, a, b, c);
+    }
+
+    /// forge-config: default.fuzz.runs = 256
+    function testFuzz_diff_f32ToI32(uint32 a) public {
+        _one("f32_to_i32", Float32.OP_F32_TO_I32, 1, a, 0, 0);
+    }
+
+    /// forge-config: default.fuzz.runs = 256
+    function testFuzz_diff_i32ToF32(uint32 a) public {
+        _one("i32_to_f32", Float32.OP_I32_TO_F32, 1, a, 0, 0);
+    }
+
+    /// forge-config: default.fuzz.runs = 256
+    function testFuzz_diff_f16ToF32(uint32 a) public {
+        _one("f16_to_f32", Float32.OP_F16_TO_F32, 1, a, 0, 0);
+    }
+
+    /// forge-config: default.fuzz.runs = 256
+    function testFuzz_diff_lt(uint32 a, uint32 b) public {
+        _one("lt", Float32.OP_LT, 2, a, b, 0);
     }
 
     /// forge-config: default.fuzz.runs = 256

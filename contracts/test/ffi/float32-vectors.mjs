@@ -19,7 +19,11 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const ARITY = { add: 2, sub: 2, mul: 2, div: 2, sqrt: 1, fma: 3, max: 2, min: 2 };
+// docs/SPEC.md 1.3
+const ARITY = {
+  add: 2, sub: 2, mul: 2, div: 2, sqrt: 1, fma: 3, max: 2, min: 2, neg: 1, abs: 1, lt: 2, le: 2, eq: 2,
+  select: 3, i32_to_f32: 1, f32_to_i32: 1, f16_to_f32: 1, bf16_to_f32: 1, exp2i: 1,
+};
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 
 function referenceBinary() {
@@ -180,9 +184,39 @@ function operands(op, g) {
     }
     case "max":
     case "min":
+    case "lt":
+    case "le":
+    case "eq":
       if (g.coin(0.3)) return [a, (a ^ 0x80000000) >>> 0];
       if (g.coin(0.3)) return [a, g.near(a, 2)];
+      if (g.coin(0.1)) return [a, a];
       return [a, g.any()];
+    case "neg":
+    case "abs":
+      return [a];
+    case "select":
+      return [g.coin(0.5) ? 0 : g.coin(0.5) ? 1 << g.below(32) : g.next(), g.any(), g.any()];
+    case "i32_to_f32": {
+      // integers of every length, so that ties past 2^24 occur
+      const n = g.next() >>> g.below(32);
+      const v = g.coin(0.2) ? (1 << (24 + g.below(8))) + g.below(8) : n;
+      return [(g.coin(0.5) ? -v : v) >>> 0];
+    }
+    case "f32_to_i32":
+    case "exp2i": {
+      if (g.coin(0.5)) {
+        // halves and near-halves of integers of every size, and the edges of the i32 range
+        const k = g.coin(0.1) ? 2 ** 31 - g.below(3) * 128 : (g.next() >>> g.below(32)) % 2 ** (1 + g.below(31));
+        const v = Math.fround((g.coin(0.5) ? -1 : 1) * (k + [0.5, 0.25, 0.75, 0, 1][g.below(5)]));
+        return [g.near(bitsOf(v), 1)];
+      }
+      return [a];
+    }
+    case "f16_to_f32":
+    case "bf16_to_f32":
+      // the upper 16 bits must be ignored
+      return [(g.next() & 0xffff0000) | [0x0000, 0x8000, 0x7c00, 0xfc00, 0x7e00, 0x7c01, 0x0001, 0x03ff, 0x0400,
+        0x7f80, 0xff80, 0x7fc0, 0x7f81, 0x0080][g.below(14)] | (g.coin(0.6) ? g.next() & 0xffff : 0)];
     default:
       throw new Error(`unknown op ${op}`);
   }
@@ -200,7 +234,7 @@ function main(argv) {
   }
   const [op, countText, seed] = argv;
   if (!(op in ARITY) || !/^\d+$/.test(countText ?? "") || seed === undefined) {
-    console.error("usage: float32-vectors.mjs probe | <add|sub|mul|div|sqrt|fma|max|min> <count> <seed>");
+    console.error(`usage: float32-vectors.mjs probe | <${Object.keys(ARITY).join("|")}> <count> <seed>`);
     return 2;
   }
   const count = Number(countText);

@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {Test} from "./utils/Test.sol";
+import {Claims} from "../src/Claims.sol";
+import {ModelRegistry} from "../src/ModelRegistry.sol";
+import {IClaims} from "../src/interfaces/IClaims.sol";
+import {IModelRegistry} from "../src/interfaces/IModelRegistry.sol";
+import {
+    BondTooHigh,
+    BondTooLow,
+    ChallengeWindowOpen,
+    ClaimNotPending,
+    InvalidConfig,
+    ModelNotRegistered,
+    NothingToWithdraw,
+    PayloadTooLarge,
+    UnknownClaim,
+    WithdrawalFailed,
+    ZeroTraceRoot
+} from "../src/lib/Errors.sol";
+
+/// @dev Refuses ether, to test a failing withdrawal.
+contract RejectingClaimant {
+    function post(Claims claims, bytes32 modelId) external payable returns (uint256) {
+        return claims.postClaim{value: msg.value}(modelId, "in", "out", bytes32(uint256(1)));
+    }
+
+    function withdraw(Claims claims) external {
+        claims.withdraw();
+    }
+}
+
+/// @dev Tries to withdraw twice by re-entering from its receive hook.
+contract ReentrantClaimant {
+    Claims internal claims;
+    bool internal reentered;
+    bool public reentryFailed;
+
+    constructor(Claims claims_) {
+        claims = claims_;
+    }
+
+    function post(bytes32 modelId) external payable returns (uint256) {
+        return claims.postClaim{value: msg.value}(modelId, "in", "out", bytes32(uint256(1)));
+    }
+
+    function withdraw() external {
+        claims.withdraw();
+    }
+
+    receive() external payable {
+        if (!reentered) {
+            reentered = true;
+            try claims.withdraw() {}
+            catch {
+                reentryFailed = true;
+            }
+        }
+    }
+}
+
+contract ClaimsTest is Test {
+    ModelRegistry internal registry;
+    Claims internal claims;
+    bytes32 internal modelId;
+
+    uint256 internal constant MIN_BOND = 1 ether;
+    uint64 internal constant WINDOW = 1 days;
+    bytes32 internal constant TRACE = keccak256("trace");
+    address internal constant ALICE = address(0xA11CE);
+    address internal constant BOB = address(0xB0B);
+
+    event ClaimPosted(
+        uint256 indexed claimId,
+        address indexed claimant,
+        bytes32 indexed modelId,
+        bytes32 inputHash,
+        bytes32 outputHash,
+        bytes32 traceRoot,
+        uint256 bond,
+        uint64 deadline
+    );
+    event ClaimFinalized(uint256 indexed claimId, address indexed claimant, uint256 bond);
+    event Withdrawn(address indexed account, uint256 amount);
+
+    function setUp() public {
+        registry = new ModelRegistry();
+        claims = new Claims(registry, MIN_BOND, WINDOW);
+        modelId = registry.register(keccak256("weights"), keccak256("arch"), "test model");
+        vm.deal(ALICE, 100 ether);
+        vm.deal(BOB, 100 ether);
+        vm.warp(1_700_000_000);
+    }
+
+    function _post(address who, uint256 bond) internal returns (uint256) {
+        vm.prank(who);
+        return claims.postClaim{value: bond}(modelId, "the input", "the output", TRACE);
+    }
+
+    // ------------------------------------------------------------ constructor
+
+    function test_constructor_rejectsBadConfig() public {
+        vm.expectRevert(abi.encodeWithSelector(InvalidConfig.selector, "registry is not a contract"));
+        new Claims(IModelRegistry(address(0x1234)), MIN_BOND, WINDOW);
+        vm.expectRevert(abi.encodeWithSelector(InvalidConfig.selector, "minBond out of range"));
+        new Claims(registry, 0, WINDOW);
+        vm.expectRevert(abi.encodeWithSelector(InvalidConfig.selector, "challengeWindow out of range"));
+        new Claims(registry, MIN_BOND, 0);
+        vm.expectRevert(abi.encodeWithSelector(InvalidConfig.selector, "challengeWindow out of range"));
+        new Claims(registry, MIN_BOND, 366 days);
+    }
+
+    // ------------------------------------------------------------ postClaim
+
+    function test_postClaim_storesClaim() public {
+        uint256 id = _post(ALICE, 2 ether);
+        assertEq(id, 0);
+        IClaims.Claim memory c = claims.getClaim(id);
+        assertEq(c.claimant, ALICE);
+        assertEq(c.bond, 2 ether);
+        assertEq(c.deadline, 1_700_000_000 + WINDOW);
+        assertTrue(c.status == IClaims.Status.Pending);
+        assertEq(c.claimHash, keccak256(abi.encode(modelId, keccak256("the input"), keccak256("the output"), TRACE)));
+        assertEq(c.claimHash, claims.claimHashOf(modelId, keccak256("the input"), keccak256("the output"), TRACE));
+        assertEq(claims.claimCount(), 1);
+        assertEq(claims.totalBonded(), 2 ether);
+        assertEq(address(claims).balance, 2 ether);
+    }
+
+    function test_postClaim_emitsEvent() public {
+        vm.expectEmit(address(claims));
+        emit ClaimPosted(
+            0,
+            ALICE,
+            modelId,
+            keccak256("the input"),
+            keccak256("the output"),
+            TRACE,
+            MIN_BOND,
+            uint64(1_700_000_000) + WINDOW
+        );
+        _post(ALICE, MIN_BOND);
+    }
+
+    function test_postClaim_idsAreSequential() public {
+        assertEq(_post(ALICE, MIN_BOND), 0);
+        assertEq(_post(BOB, MIN_BOND), 1);
+        assertEq(_post(ALICE, MIN_BOND), 2);
+        assertEq(claims.totalBonded(), 3 * MIN_BOND);
+    }
+
+    function test_postClaim_revertsOnLowBond() public {
+        vm.expectRevert(abi.encodeWithSelector(BondTooLow.selector, MIN_BOND - 1, MIN_BOND));
+        _post(ALICE, MIN_BOND - 1);
+    }
+
+    function test_postClaim_revertsOnHugeBond() public {
+        uint256 huge = uint256(type(uint96).max) + 1;
+        vm.deal(ALICE, huge);
+        vm.expectRevert(abi.encodeWithSelector(BondTooHigh.selector, huge));
+        _post(ALICE, huge);
+    }
+
+    function test_postClaim_revertsOnUnknownModel() public {
+        vm.prank(ALICE);
+        vm.expectRevert(abi.encodeWithSelector(ModelNotRegistered.selector, bytes32(uint256(7))));
+        claims.postClaim{value: MIN_BOND}(bytes32(uint256(7)), "in", "out", TRACE);
+    }
+
+    function test_postClaim_revertsOnZeroTraceRoot() public {
+        vm.prank(ALICE);
+        vm.expectRevert(ZeroTraceRoot.selector);
+        claims.postClaim{value: MIN_BOND}(modelId, "in", "out", bytes32(0));
+    }
+
+    function test_postClaim_revertsOnOversizedPayload() public {
+        uint256 max = claims.MAX_PAYLOAD_BYTES();
+        bytes memory big = new bytes(max + 1);
+        vm.prank(ALICE);
+        vm.expectRevert(abi.encodeWithSelector(PayloadTooLarge.selector, max + 1, max));
+        claims.postClaim{value: MIN_BOND}(modelId, big, "out", TRACE);
+        vm.prank(ALICE);
+        vm.expectRevert(abi.encodeWithSelector(PayloadTooLarge.selector, max + 1, max));
+        claims.postClaim{value: MIN_BOND}(modelId, "in", big, TRACE);
+    }
+
+    function test_postClaim_gasWithinBudget() public {
+        _post(BOB, MIN_BOND); // the first post also initializes the claim counter
+        bytes memory input = new bytes(1024);
+        vm.prank(ALICE);
+        uint256 before = gasleft();
+        claims.postClaim{value: MIN_BOND}(modelId, input, "out", TRACE);
+        uint256 used = before - gasleft();
+        // issue 5: at most 150k gas plus calldata for the whole transaction; this is the call alone
+        assertLe(used, 120_000, "postClaim gas");
+    }
+
+    // ------------------------------------------------------------ finalize
+
+    function test_finalize_creditsBondAfterWindow() public {
+        uint256 id = _post(ALICE, 3 ether);
+        vm.warp(1_700_000_000 + WINDOW);
+        vm.expectEmit(address(claims));
+        emit ClaimFinalized(id, ALICE, 3 ether);
+        vm.prank(BOB); // anyone may finalize
+        claims.finalize(id);
+        assertTrue(claims.getClaim(id).status == IClaims.Status.Finalized);
+        assertEq(claims.balanceOf(ALICE), 3 ether);
+        assertEq(claims.totalBonded(), 0);
+        assertEq(address(claims).balance, 3 ether);
+    }
+
+    function test_finalize_revertsDuringWindow() public {
+        uint256 id = _post(ALICE, MIN_BOND);
+        vm.warp(1_700_000_000 + WINDOW - 1);
+        vm.expectRevert(abi.encodeWithSelector(ChallengeWindowOpen.selector, id, 1_700_000_000 + WINDOW));
+        claims.finalize(id);
+    }
+
+    function test_finalize_revertsTwice() public {
+        uint256 id = _post(ALICE, MIN_BOND);
+        vm.warp(1_700_000_000 + WINDOW);
+        claims.finalize(id);
+        vm.expectRevert(abi.encodeWithSelector(ClaimNotPending.selector, id));
+        claims.finalize(id);
+    }
+
+    function test_finalize_revertsOnUnknownClaim() public {
+        vm.expectRevert(abi.encodeWithSelector(UnknownClaim.selector, 0));
+        claims.finalize(0);
+    }
+
+    // ------------------------------------------------------------ withdraw
+
+    function test_withdraw_paysAndZeroes() public {
+        uint256 id = _post(ALICE, 2 ether);
+        vm.warp(1_700_000_000 + WINDOW);
+        claims.finalize(id);
+        uint256 before = ALICE.balance;
+        vm.expectEmit(address(claims));
+        emit Withdrawn(ALICE, 2 ether);
+        vm.prank(ALICE);
+        claims.withdraw();
+        assertEq(ALICE.balance, before + 2 ether);
+        assertEq(claims.balanceOf(ALICE), 0);
+        assertEq(address(claims).balance, 0);
+    }
+
+    function test_withdraw_revertsWithNothing() public {
+        vm.prank(ALICE);
+        vm.expectRevert(NothingToWithdraw.selector);
+        claims.withdraw();
+    }
+
+    function test_withdraw_failedTransferKeepsCredit() public {
+        RejectingClaimant r = new RejectingClaimant();
+        vm.deal(address(this), MIN_BOND);
+        uint256 id = r.post{value: MIN_BOND}(claims, modelId);
+        vm.warp(1_700_000_000 + WINDOW);
+        claims.finalize(id);
+        vm.expectRevert(abi.encodeWithSelector(WithdrawalFailed.selector, address(r), MIN_BOND));
+        r.withdraw(claims);
+        assertEq(claims.balanceOf(address(r)), MIN_BOND);
+        assertEq(address(claims).balance, MIN_BOND);
+    }
+
+    function test_withdraw_reentryGetsNothing() public {
+        ReentrantClaimant r = new ReentrantClaimant(claims);
+        vm.deal(address(this), MIN_BOND);
+        uint256 id = r.post{value: MIN_BOND}(modelId);
+        _post(BOB, 5 ether); // other funds the attacker must not reach
+        vm.warp(1_700_000_000 + WINDOW);
+        claims.finalize(id);
+        r.withdraw();
+        assertTrue(r.reentryFailed());
+        assertEq(address(r).balance, MIN_BOND);
+        assertEq(address(claims).balance, 5 ether);
+        assertEq(claims.totalBonded(), 5 ether);
+    }
+
+    // ------------------------------------------------------------ fuzz
+
+    function testFuzz_postClaim_hashesPayloads(bytes calldata input, bytes calldata output, bytes32 trace, uint96 bond)
+        public
+    {
+        vm.assume(trace != 0);
+        uint256 b = bound(bond, MIN_BOND, type(uint96).max);
+        vm.deal(ALICE, b);
+        vm.prank(ALICE);
+        uint256 id = claims.postClaim{value: b}(modelId, input, output, trace);
+        assertEq(claims.getClaim(id).claimHash, claims.claimHashOf(modelId, keccak256(input), keccak256(output), trace));
+        assertEq(claims.getClaim(id).bond, b);
+    }
+
+    function testFuzz_finalize_onlyFromDeadline(uint64 wait) public {
+        uint256 id = _post(ALICE, MIN_BOND);
+        uint256 t = 1_700_000_000 + bound(wait, 0, 2 * WINDOW);
+        vm.warp(t);
+        if (t < 1_700_000_000 + WINDOW) {
+            vm.expectRevert(abi.encodeWithSelector(ChallengeWindowOpen.selector, id, 1_700_000_000 + WINDOW));
+        }
+        claims.finalize(id);
+    }
+}
