@@ -33,10 +33,15 @@ impl fmt::Display for TensorId {
 
 /// Number of elements of `shape`, or an error naming `what` on overflow.
 pub fn numel(what: &str, shape: &[usize]) -> Result<usize> {
-    shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).ok_or_else(|| Error::Tensor {
-        name: what.to_string(),
-        msg: format!("shape {shape:?} has more elements than fit in memory; use smaller dimensions"),
-    })
+    shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| Error::Tensor {
+            name: what.to_string(),
+            msg: format!(
+                "shape {shape:?} has more elements than fit in memory; use smaller dimensions"
+            ),
+        })
 }
 
 /// Whether `dtype` is held as `u32` words.
@@ -80,7 +85,11 @@ impl Tensor {
                 msg: format!("has {} elements, the shape needs {n}", words.len()),
             });
         }
-        Ok(Tensor { dtype, shape: shape.to_vec(), storage: Storage::Words(words) })
+        Ok(Tensor {
+            dtype,
+            shape: shape.to_vec(),
+            storage: Storage::Words(words),
+        })
     }
 
     /// An `F32` tensor from bit patterns.
@@ -90,12 +99,20 @@ impl Tensor {
 
     /// An `F32` tensor from values.
     pub fn f32(shape: &[usize], values: &[f32]) -> Result<Self> {
-        Self::from_words(DType::F32, shape, values.iter().map(|v| v.to_bits()).collect())
+        Self::from_words(
+            DType::F32,
+            shape,
+            values.iter().map(|v| v.to_bits()).collect(),
+        )
     }
 
     /// An `I32` tensor (e.g. token ids, positions).
     pub fn i32(shape: &[usize], values: &[i32]) -> Result<Self> {
-        Self::from_words(DType::I32, shape, values.iter().map(|&v| v as u32).collect())
+        Self::from_words(
+            DType::I32,
+            shape,
+            values.iter().map(|&v| v as u32).collect(),
+        )
     }
 
     /// A tensor from its stored little-endian bytes (any dtype).
@@ -110,19 +127,29 @@ impl Tensor {
         }
         let storage = if is_word_type(dtype) {
             Storage::Words(
-                bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+                bytes
+                    .chunks_exact(4)
+                    .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
             )
         } else {
             Storage::Bytes(bytes)
         };
-        Ok(Tensor { dtype, shape: shape.to_vec(), storage })
+        Ok(Tensor {
+            dtype,
+            shape: shape.to_vec(),
+            storage,
+        })
     }
 
     /// Copy a tensor out of a model file (quantized blocks stay as stored).
     pub fn from_view(view: &TensorView<'_>) -> Result<Self> {
         let dtype = vm_dtype(view.dtype).ok_or_else(|| Error::Tensor {
             name: view.name.to_string(),
-            msg: format!("stored as {}, which the VM does not compute on; convert it to F32 when loading", view.dtype),
+            msg: format!(
+                "stored as {}, which the VM does not compute on; convert it to F32 when loading",
+                view.dtype
+            ),
         })?;
         Self::from_bytes(dtype, view.shape, view.data.to_vec())
     }
@@ -153,7 +180,10 @@ impl Tensor {
             Storage::Words(w) => Ok(w),
             Storage::Bytes(_) => Err(Error::Tensor {
                 name: what.to_string(),
-                msg: format!("is {:?}, an F32 or I32 tensor is needed; dequantize or convert it first", self.dtype),
+                msg: format!(
+                    "is {:?}, an F32 or I32 tensor is needed; dequantize or convert it first",
+                    self.dtype
+                ),
             }),
         }
     }
@@ -206,7 +236,10 @@ impl Tensor {
 
 /// The commitment header of a dtype and shape.
 pub fn header(dtype: DType, shape: &[usize]) -> TensorHeader {
-    TensorHeader { dtype, shape: shape.iter().map(|&d| d as u64).collect() }
+    TensorHeader {
+        dtype,
+        shape: shape.iter().map(|&d| d as u64).collect(),
+    }
 }
 
 /// The VM dtype of a stored model-file dtype, when the VM holds that type.
@@ -242,7 +275,10 @@ mod tests {
         let b = Tensor::from_bytes(DType::F32, &[3], bytes.clone()).unwrap();
         assert_eq!(a, b);
         assert_eq!(a.to_bytes().as_ref(), bytes.as_slice());
-        assert_eq!(a.root().unwrap(), header(DType::F32, &[3]).commit(&bytes).unwrap().root);
+        assert_eq!(
+            a.root().unwrap(),
+            header(DType::F32, &[3]).commit(&bytes).unwrap().root
+        );
     }
 
     #[test]

@@ -3,6 +3,9 @@
 //! reproduce the full run, KV-cache decoding equals a longer prefill bit for
 //! bit, memory does not grow with depth, and the program hash binds the ops.
 
+// Helpers outside #[test] functions unwrap too: a failed setup is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{Rng, edge};
@@ -17,7 +20,9 @@ use trace_vm::tensor::{Tensor, TensorId};
 
 fn rand_tensor(r: &mut Rng, shape: &[usize], scale: f32) -> Tensor {
     let n: usize = shape.iter().product();
-    let v: Vec<f32> = (0..n).map(|_| (r.u32() as i32 as f32) * 2f32.powi(-31) * scale).collect();
+    let v: Vec<f32> = (0..n)
+        .map(|_| (r.u32() as i32 as f32) * 2f32.powi(-31) * scale)
+        .collect();
     Tensor::f32(shape, &v).unwrap()
 }
 
@@ -40,12 +45,18 @@ fn mlp(batch: usize, widths: &[usize]) -> Program {
     let mut b = Builder::new();
     let mut x = b.input("x", DType::F32, &[batch, widths[0]]).unwrap();
     for (l, w) in widths.windows(2).enumerate() {
-        let wt = b.weight(&format!("w{l}"), DType::F32, &[w[1], w[0]]).unwrap();
+        let wt = b
+            .weight(&format!("w{l}"), DType::F32, &[w[1], w[0]])
+            .unwrap();
         let bias = b.weight(&format!("b{l}"), DType::F32, &[w[1]]).unwrap();
         x = b
             .layer(&format!("fc{l}"), |b| {
                 let y = b.linear(x, wt, Some(bias))?;
-                if l + 2 < widths.len() { b.gelu_erf(y) } else { Ok(y) }
+                if l + 2 < widths.len() {
+                    b.gelu_erf(y)
+                } else {
+                    Ok(y)
+                }
             })
             .unwrap();
     }
@@ -58,7 +69,9 @@ fn deep(depth: usize, batch: usize, width: usize) -> Program {
     let mut b = Builder::new();
     let mut x = b.input("x", DType::F32, &[batch, width]).unwrap();
     for l in 0..depth {
-        let w = b.weight(&format!("w{l}"), DType::F32, &[width, width]).unwrap();
+        let w = b
+            .weight(&format!("w{l}"), DType::F32, &[width, width])
+            .unwrap();
         let g = b.weight(&format!("g{l}"), DType::F32, &[width]).unwrap();
         x = b
             .layer(&format!("block{l}"), |b| {
@@ -85,7 +98,16 @@ struct Tiny {
     window: usize,
 }
 
-const TINY: Tiny = Tiny { vocab: 37, dim: 16, heads: 4, kv_heads: 2, head_dim: 8, ffn: 24, layers: 2, window: 0 };
+const TINY: Tiny = Tiny {
+    vocab: 37,
+    dim: 16,
+    heads: 4,
+    kv_heads: 2,
+    head_dim: 8,
+    ffn: 24,
+    layers: 2,
+    window: 0,
+};
 const MAX_POS: usize = 16;
 
 /// A Gemma-style decoder: passes of `tokens` tokens each (the first a
@@ -94,13 +116,19 @@ const MAX_POS: usize = 16;
 fn decoder(cfg: Tiny, passes: &[usize]) -> Program {
     let mut b = Builder::new();
     let emb = b.weight("emb", DType::F32, &[cfg.vocab, cfg.dim]).unwrap();
-    let cos_t = b.weight("rope_cos", DType::F32, &[MAX_POS, cfg.head_dim]).unwrap();
-    let sin_t = b.weight("rope_sin", DType::F32, &[MAX_POS, cfg.head_dim]).unwrap();
+    let cos_t = b
+        .weight("rope_cos", DType::F32, &[MAX_POS, cfg.head_dim])
+        .unwrap();
+    let sin_t = b
+        .weight("rope_sin", DType::F32, &[MAX_POS, cfg.head_dim])
+        .unwrap();
     let qd = cfg.heads * cfg.head_dim;
     let kvd = cfg.kv_heads * cfg.head_dim;
     let mut lw = Vec::new();
     for l in 0..cfg.layers {
-        let w = |b: &mut Builder, n: &str, s: &[usize]| b.weight(&format!("l{l}.{n}"), DType::F32, s).unwrap();
+        let w = |b: &mut Builder, n: &str, s: &[usize]| {
+            b.weight(&format!("l{l}.{n}"), DType::F32, s).unwrap()
+        };
         lw.push([
             w(&mut b, "ln1", &[cfg.dim]),
             w(&mut b, "wq", &[qd, cfg.dim]),
@@ -212,20 +240,32 @@ fn mlp_fast_equals_reference_and_f64() {
     assert_eq!(a.state_roots.len(), 3);
     assert_eq!(a.trace_root, list_root(&a.state_roots));
     // Against an f64 evaluation of the same network.
-    let f = |t: &Tensor| t.words("t").unwrap().iter().map(|&w| f32::from_bits(w) as f64).collect::<Vec<_>>();
+    let f = |t: &Tensor| {
+        t.words("t")
+            .unwrap()
+            .iter()
+            .map(|&w| f32::from_bits(w) as f64)
+            .collect::<Vec<_>>()
+    };
     let (xv, w0, b0, w1, b1) = (f(&x), f(&w[0]), f(&w[1]), f(&w[2]), f(&w[3]));
     let erf = |v: f64| libm::erf(v);
     for i in 0..3 {
         let h: Vec<f64> = (0..17)
             .map(|j| {
-                let s: f64 = (0..10).map(|k| xv[i * 10 + k] * w0[j * 10 + k]).sum::<f64>() + b0[j];
+                let s: f64 = (0..10)
+                    .map(|k| xv[i * 10 + k] * w0[j * 10 + k])
+                    .sum::<f64>()
+                    + b0[j];
                 0.5 * s * (1.0 + erf(s / 2f64.sqrt()))
             })
             .collect();
         for o in 0..4 {
             let want: f64 = (0..17).map(|j| h[j] * w1[o * 17 + j]).sum::<f64>() + b1[o];
             let got = f32::from_bits(a.outputs[0].words("y").unwrap()[i * 4 + o]) as f64;
-            assert!((got - want).abs() < 1e-5 * (1.0 + want.abs()), "y[{i},{o}] = {got}, f64 gives {want}");
+            assert!(
+                (got - want).abs() < 1e-5 * (1.0 + want.abs()),
+                "y[{i},{o}] = {got}, f64 gives {want}"
+            );
         }
     }
 }
@@ -239,7 +279,10 @@ fn decoder_layers_reexecute_from_their_input_state() {
     let all: Vec<usize> = (0..p.state_count()).collect();
     let full = exec::run_with(&p, &fast(), &w, &inputs, &all).unwrap();
     let refr = exec::run(&p, &reference(), &w, &inputs).unwrap();
-    assert_eq!(full.trace_root, refr.trace_root, "fast and reference trace roots differ");
+    assert_eq!(
+        full.trace_root, refr.trace_root,
+        "fast and reference trace roots differ"
+    );
     assert_eq!(full.outputs, refr.outputs);
 
     // The mask and the gathered RoPE rows are read by every block, so they cross layer boundaries.
@@ -250,8 +293,15 @@ fn decoder_layers_reexecute_from_their_input_state() {
     for l in 0..p.layers().len() {
         assert_eq!(state, full.captured[l]);
         let lr = exec::run_layer(&p, &fast(), &w, &state).unwrap();
-        assert_eq!(lr.sub_trace[0], full.state_roots[l], "layer {l}: first sub-trace entry");
-        assert_eq!(*lr.sub_trace.last().unwrap(), full.state_roots[l + 1], "layer {l}: last sub-trace entry");
+        assert_eq!(
+            lr.sub_trace[0], full.state_roots[l],
+            "layer {l}: first sub-trace entry"
+        );
+        assert_eq!(
+            *lr.sub_trace.last().unwrap(),
+            full.state_roots[l + 1],
+            "layer {l}: last sub-trace entry"
+        );
         assert_eq!(lr.sub_trace.len(), p.layers()[l].ops.len() + 2);
         assert_eq!(lr.sub_trace_root, list_root(&lr.sub_trace));
         // The reference backend produces the same sub-trace.
@@ -264,7 +314,12 @@ fn decoder_layers_reexecute_from_their_input_state() {
             .inputs
             .iter()
             .map(|t| match p.tensor(*t).kind {
-                TensorKind::Weight => &w[p.of_kind(TensorKind::Weight).iter().position(|i| i == t).unwrap()],
+                TensorKind::Weight => {
+                    &w[p.of_kind(TensorKind::Weight)
+                        .iter()
+                        .position(|i| i == t)
+                        .unwrap()]
+                }
                 _ => &state.tensors.iter().find(|(i, _)| i == t).unwrap().1,
             })
             .collect();
@@ -272,7 +327,14 @@ fn decoder_layers_reexecute_from_their_input_state() {
         assert_eq!(out.root().unwrap(), lr.sub_trace[1]);
         state = lr.state_out;
     }
-    assert_eq!(state.tensors.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>(), full.outputs);
+    assert_eq!(
+        state
+            .tensors
+            .iter()
+            .map(|(_, t)| t.clone())
+            .collect::<Vec<_>>(),
+        full.outputs
+    );
 }
 
 #[test]
@@ -284,19 +346,40 @@ fn kv_cache_decode_equals_longer_prefill() {
         let two = decoder(cfg, &[4, 1, 1]);
         let w1 = decoder_weights(&one, 23);
         let w2 = decoder_weights(&two, 23);
-        assert_eq!(w1, w2, "both programs declare the same weights in the same order");
+        assert_eq!(
+            w1, w2,
+            "both programs declare the same weights in the same order"
+        );
         // The K/V caches of the first pass are read by the next pass, so they are in its states.
         let kv_in_state = two.state(two.layers().len() - 1).len();
-        assert!(kv_in_state > one.state(one.layers().len() - 1).len(), "{kv_in_state}");
+        assert!(
+            kv_in_state > one.state(one.layers().len() - 1).len(),
+            "{kv_in_state}"
+        );
         let a = exec::run(&one, &fast(), &w1, &token_inputs(&tokens, &[6])).unwrap();
         let b = exec::run(&two, &fast(), &w2, &token_inputs(&tokens, &[4, 1, 1])).unwrap();
         let la = a.outputs[0].words("logits").unwrap();
         let v = cfg.vocab;
         // pass outputs: logits0 [4, V], next0, logits1 [1, V], next1, logits2 [1, V], next2
-        assert_eq!(&b.outputs[0].words("l0").unwrap()[..], &la[..4 * v], "window {window}: prefill rows");
-        assert_eq!(b.outputs[2].words("l1").unwrap(), &la[4 * v..5 * v], "window {window}: decode step 1");
-        assert_eq!(b.outputs[4].words("l2").unwrap(), &la[5 * v..], "window {window}: decode step 2");
-        assert_eq!(b.outputs[5].words("n2").unwrap()[0], a.outputs[1].words("n").unwrap()[5]);
+        assert_eq!(
+            b.outputs[0].words("l0").unwrap(),
+            &la[..4 * v],
+            "window {window}: prefill rows"
+        );
+        assert_eq!(
+            b.outputs[2].words("l1").unwrap(),
+            &la[4 * v..5 * v],
+            "window {window}: decode step 1"
+        );
+        assert_eq!(
+            b.outputs[4].words("l2").unwrap(),
+            &la[5 * v..],
+            "window {window}: decode step 2"
+        );
+        assert_eq!(
+            b.outputs[5].words("n2").unwrap()[0],
+            a.outputs[1].words("n").unwrap()[5]
+        );
     }
 }
 
@@ -312,28 +395,60 @@ fn attention_matches_f64_softmax_attention() {
     let out = b
         .layer("attn", |b| {
             let m = b.causal_mask(t, t, 0, 0)?;
-            b.attention(AttentionCfg { heads: 2, kv_heads: 1, head_dim: hd, scale }, q, k, v, None, Some(m))
+            b.attention(
+                AttentionCfg {
+                    heads: 2,
+                    kv_heads: 1,
+                    head_dim: hd,
+                    scale,
+                },
+                q,
+                k,
+                v,
+                None,
+                Some(m),
+            )
         })
         .unwrap();
     b.output(out.context).unwrap();
     let p = b.finish().unwrap();
     let mut r = Rng(24);
-    let ins = vec![rand_tensor(&mut r, &[2, t, hd], 2.0), rand_tensor(&mut r, &[1, t, hd], 2.0), rand_tensor(&mut r, &[1, t, hd], 2.0)];
+    let ins = vec![
+        rand_tensor(&mut r, &[2, t, hd], 2.0),
+        rand_tensor(&mut r, &[1, t, hd], 2.0),
+        rand_tensor(&mut r, &[1, t, hd], 2.0),
+    ];
     let run = exec::run(&p, &fast(), &[], &ins).unwrap();
-    let f = |x: &Tensor| x.words("t").unwrap().iter().map(|&w| f32::from_bits(w) as f64).collect::<Vec<_>>();
+    let f = |x: &Tensor| {
+        x.words("t")
+            .unwrap()
+            .iter()
+            .map(|&w| f32::from_bits(w) as f64)
+            .collect::<Vec<_>>()
+    };
     let (qv, kv, vv) = (f(&ins[0]), f(&ins[1]), f(&ins[2]));
     let got = f(&run.outputs[0]);
     for h in 0..2 {
         for i in 0..t {
             let s: Vec<f64> = (0..=i)
-                .map(|j| (0..hd).map(|d| qv[(h * t + i) * hd + d] * kv[j * hd + d]).sum::<f64>() / (hd as f64).sqrt())
+                .map(|j| {
+                    (0..hd)
+                        .map(|d| qv[(h * t + i) * hd + d] * kv[j * hd + d])
+                        .sum::<f64>()
+                        / (hd as f64).sqrt()
+                })
                 .collect();
             let mx = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
             let z: f64 = s.iter().map(|x| (x - mx).exp()).sum();
             for d in 0..hd {
-                let want: f64 = (0..=i).map(|j| (s[j] - mx).exp() / z * vv[j * hd + d]).sum();
+                let want: f64 = (0..=i)
+                    .map(|j| (s[j] - mx).exp() / z * vv[j * hd + d])
+                    .sum();
                 let g = got[i * 2 * hd + h * hd + d];
-                assert!((g - want).abs() < 1e-5, "head {h} query {i} dim {d}: {g} vs {want}");
+                assert!(
+                    (g - want).abs() < 1e-5,
+                    "head {h} query {i} dim {d}: {g} vs {want}"
+                );
             }
         }
     }
@@ -345,16 +460,35 @@ fn layer_norm_and_softmax_match_f64() {
     let x = b.input("x", DType::F32, &[3, 12]).unwrap();
     let g = b.weight("g", DType::F32, &[12]).unwrap();
     let be = b.weight("b", DType::F32, &[12]).unwrap();
-    let (ln, sm) = b.layer("l", |b| Ok((b.layer_norm(x, g, be, 1e-5)?, b.softmax(x, None)?))).unwrap();
+    let (ln, sm) = b
+        .layer("l", |b| {
+            Ok((b.layer_norm(x, g, be, 1e-5)?, b.softmax(x, None)?))
+        })
+        .unwrap();
     b.output(ln).unwrap();
     b.output(sm).unwrap();
     let p = b.finish().unwrap();
     let mut r = Rng(25);
-    let w = vec![rand_tensor(&mut r, &[12], 1.0), rand_tensor(&mut r, &[12], 1.0)];
+    let w = vec![
+        rand_tensor(&mut r, &[12], 1.0),
+        rand_tensor(&mut r, &[12], 1.0),
+    ];
     let xin = rand_tensor(&mut r, &[3, 12], 3.0);
     let run = exec::run(&p, &reference(), &w, std::slice::from_ref(&xin)).unwrap();
-    let f = |x: &Tensor| x.words("t").unwrap().iter().map(|&w| f32::from_bits(w) as f64).collect::<Vec<_>>();
-    let (xv, gv, bv, lv, sv) = (f(&xin), f(&w[0]), f(&w[1]), f(&run.outputs[0]), f(&run.outputs[1]));
+    let f = |x: &Tensor| {
+        x.words("t")
+            .unwrap()
+            .iter()
+            .map(|&w| f32::from_bits(w) as f64)
+            .collect::<Vec<_>>()
+    };
+    let (xv, gv, bv, lv, sv) = (
+        f(&xin),
+        f(&w[0]),
+        f(&w[1]),
+        f(&run.outputs[0]),
+        f(&run.outputs[1]),
+    );
     for i in 0..3 {
         let row = &xv[i * 12..(i + 1) * 12];
         let mean = row.iter().sum::<f64>() / 12.0;
@@ -408,10 +542,18 @@ fn program_hash_binds_ops_attributes_and_layers() {
     };
     assert_eq!(h(1e-6, true), h(1e-6, true), "the hash is deterministic");
     assert_ne!(h(1e-6, true), h(1e-5, true), "eps is committed");
-    assert_ne!(h(1e-6, true), h(1e-6, false), "the layer partition is committed");
+    assert_ne!(
+        h(1e-6, true),
+        h(1e-6, false),
+        "the layer partition is committed"
+    );
     let p = mlp(2, &[3, 4, 5]);
     assert_ne!(p.hash(), mlp(2, &[3, 4, 6]).hash(), "shapes are committed");
-    assert_ne!(p.hash(), mlp(3, &[3, 4, 5]).hash(), "the input shape is committed");
+    assert_ne!(
+        p.hash(),
+        mlp(3, &[3, 4, 5]).hash(),
+        "the input shape is committed"
+    );
     // Each op leaf carries its own descriptor: opcode after index and layer.
     for i in 0..p.ops().len() {
         assert_eq!(p.encode_op(i)[8], p.ops()[i].op.kind().opcode());
@@ -423,29 +565,66 @@ fn bad_programs_and_inputs_are_errors() {
     let mut b = Builder::new();
     let x = b.input("x", DType::F32, &[2, 3]).unwrap();
     let w = b.weight("w", DType::F32, &[4, 5]).unwrap();
-    assert!(b.linear(x, w, None).unwrap_err().to_string().contains("outside a layer"));
-    let e = b.layer("l", |b| b.linear(x, w, None)).unwrap_err().to_string();
+    assert!(
+        b.linear(x, w, None)
+            .unwrap_err()
+            .to_string()
+            .contains("outside a layer")
+    );
+    let e = b
+        .layer("l", |b| b.linear(x, w, None))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("op 0 (matmul)") && e.contains("K=3"), "{e}");
-    let e = b.layer("l", |b| b.layer("m", |b| b.silu(x))).unwrap_err().to_string();
+    let e = b
+        .layer("l", |b| b.layer("m", |b| b.silu(x)))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("do not nest"), "{e}");
     assert!(b.finish().is_err(), "no layers and no outputs");
 
     let p = mlp(2, &[3, 4]);
     let mut r = Rng(27);
     let w = weights_for(&p, &mut r, &[]);
-    let e = exec::run(&p, &fast(), &w, &[rand_tensor(&mut r, &[2, 4], 1.0)]).unwrap_err().to_string();
-    assert!(e.contains("\"x\"") && e.contains("[2, 3]") && e.contains("[2, 4]"), "{e}");
-    let e = exec::run(&p, &fast(), &w[..1], &[rand_tensor(&mut r, &[2, 3], 1.0)]).unwrap_err().to_string();
+    let e = exec::run(&p, &fast(), &w, &[rand_tensor(&mut r, &[2, 4], 1.0)])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("\"x\"") && e.contains("[2, 3]") && e.contains("[2, 4]"),
+        "{e}"
+    );
+    let e = exec::run(&p, &fast(), &w[..1], &[rand_tensor(&mut r, &[2, 3], 1.0)])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("2 Weight tensors, 1 were given"), "{e}");
-    let bad = State { index: 0, tensors: vec![] };
-    assert!(exec::run_layer(&p, &fast(), &w, &bad).unwrap_err().to_string().contains("must hold"));
-    let bad = State { index: 9, tensors: vec![] };
-    assert!(exec::run_layer(&p, &fast(), &w, &bad).unwrap_err().to_string().contains("layer 9 does not exist"));
+    let bad = State {
+        index: 0,
+        tensors: vec![],
+    };
+    assert!(
+        exec::run_layer(&p, &fast(), &w, &bad)
+            .unwrap_err()
+            .to_string()
+            .contains("must hold")
+    );
+    let bad = State {
+        index: 9,
+        tensors: vec![],
+    };
+    assert!(
+        exec::run_layer(&p, &fast(), &w, &bad)
+            .unwrap_err()
+            .to_string()
+            .contains("layer 9 does not exist")
+    );
 
     // A token id outside the vocabulary: the error names the op.
     let p = decoder(TINY, &[2]);
     let w = decoder_weights(&p, 28);
-    let inputs = vec![Tensor::i32(&[2], &[1, 99]).unwrap(), Tensor::i32(&[2], &[0, 1]).unwrap()];
+    let inputs = vec![
+        Tensor::i32(&[2], &[1, 99]).unwrap(),
+        Tensor::i32(&[2], &[0, 1]).unwrap(),
+    ];
     let e = exec::run(&p, &fast(), &w, &inputs).unwrap_err().to_string();
     assert!(e.contains("op 0 (gather)") && e.contains("index 99"), "{e}");
 }
@@ -505,11 +684,18 @@ fn random_program(steps: &[Step], rows: usize, width: usize) -> Program {
                             0 => b.gelu_erf(x)?,
                             1 => b.gelu_tanh(x)?,
                             2 => b.silu(x)?,
-                            3 => b.map(trace_vm::ops::MapFn::Func(trace_vm::arith::transcendental::Func::Tanh), &[x])?,
+                            3 => b.map(
+                                trace_vm::ops::MapFn::Func(
+                                    trace_vm::arith::transcendental::Func::Tanh,
+                                ),
+                                &[x],
+                            )?,
                             4 => b.with_const(Prim::Mul, x, 0.5f32.to_bits())?,
                             _ => b.binary(Prim::Max, x, x)?,
                         },
-                        Step::Residual if b.shape(skip)? == b.shape(x)? => b.binary(Prim::Add, x, skip)?,
+                        Step::Residual if b.shape(skip)? == b.shape(x)? => {
+                            b.binary(Prim::Add, x, skip)?
+                        }
                         Step::Residual => {
                             skip = b.binary(Prim::Add, x, x)?;
                             skip

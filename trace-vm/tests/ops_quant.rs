@@ -2,6 +2,11 @@
 //! transcribed here in their original block-walking form (pointer offsets,
 //! paired nibbles), independently of the VM's per-element field decoding.
 
+// Helpers outside #[test] functions unwrap too: a failed setup is a failed test.
+#![allow(clippy::unwrap_used)]
+// The ggml loops are kept index for index, so they can be compared with the C source.
+#![allow(clippy::needless_range_loop)]
+
 mod common;
 
 use common::Rng;
@@ -15,7 +20,11 @@ use trace_vm::tensor::Tensor;
 fn half(b: &[u8]) -> f32 {
     let h = u16::from_le_bytes([b[0], b[1]]) as u32;
     let (s, e, m) = (h >> 15, (h >> 10) & 31, h & 1023);
-    let mag = if e == 0 { m as f32 * 2f32.powi(-24) } else { (1.0 + m as f32 / 1024.0) * 2f32.powi(e as i32 - 15) };
+    let mag = if e == 0 {
+        m as f32 * 2f32.powi(-24)
+    } else {
+        (1.0 + m as f32 / 1024.0) * 2f32.powi(e as i32 - 15)
+    };
     if s == 1 { -mag } else { mag }
 }
 
@@ -56,7 +65,10 @@ fn get_scale_min_k4(j: usize, q: &[u8]) -> (u8, u8) {
     if j < 4 {
         (q[j] & 63, q[j + 4] & 63)
     } else {
-        ((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4))
+        (
+            (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4),
+            (q[j + 4] >> 4) | ((q[j] >> 6) << 4),
+        )
     }
 }
 
@@ -135,7 +147,13 @@ fn dequant_matches_ggml_reference_loops() {
             let got = backend.run(&Op::Dequant, &[&t]).unwrap();
             let got = got.words("dequant").unwrap();
             for (i, (&g, w)) in got.iter().zip(&want).enumerate() {
-                assert_eq!(g, w.to_bits(), "{dtype:?} element {i} on {}: {} vs {w}", backend.name(), f32::from_bits(g));
+                assert_eq!(
+                    g,
+                    w.to_bits(),
+                    "{dtype:?} element {i} on {}: {} vs {w}",
+                    backend.name(),
+                    f32::from_bits(g)
+                );
             }
         }
     }

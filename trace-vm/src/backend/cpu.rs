@@ -36,7 +36,9 @@ impl<A: Arith> Cpu<A> {
 }
 
 fn threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 impl<A: Arith> Backend for Cpu<A> {
@@ -51,13 +53,20 @@ impl<A: Arith> Backend for Cpu<A> {
         let w = |k: usize| inputs[k].words(&format!("{} input {k}", op.label()));
         let a = &self.arith;
         let words = match op {
-            Op::MatMul { .. } => matmul(a, op.matmul_geom(inputs[0].shape(), inputs[1].shape())?, w(0)?, w(1)?)?,
+            Op::MatMul { .. } => matmul(
+                a,
+                op.matmul_geom(inputs[0].shape(), inputs[1].shape())?,
+                w(0)?,
+                w(1)?,
+            )?,
             Op::Map(f) => {
                 let xs = (0..inputs.len()).map(w).collect::<Result<Vec<_>>>()?;
                 let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
                 map(a, *f, &xs, &shapes, &out_shape)
             }
-            Op::Reduce { prim, axis } => reduce(a, *prim, AxisGeom::new(inputs[0].shape(), *axis), w(0)?)?,
+            Op::Reduce { prim, axis } => {
+                reduce(a, *prim, AxisGeom::new(inputs[0].shape(), *axis), w(0)?)?
+            }
             Op::Argmax => argmax(a, last(inputs[0]), w(0)?),
             Op::Sample { seed, counter } => sample_rows(a, *seed, *counter, last(inputs[0]), w(0)?),
             Op::Dequant => {
@@ -69,10 +78,23 @@ impl<A: Arith> Backend for Cpu<A> {
             Op::Gather => gather(a, inputs[0], w(1)?)?,
             Op::Reshape { .. } => w(0)?.to_vec(),
             Op::Permute { perm } => permute(w(0)?, inputs[0].shape(), perm, &out_shape),
-            Op::Concat { axis } => concat(w(0)?, w(1)?, inputs[0].shape(), inputs[1].shape(), *axis),
+            Op::Concat { axis } => {
+                concat(w(0)?, w(1)?, inputs[0].shape(), inputs[1].shape(), *axis)
+            }
             Op::Slice { axis, start, len } => slice(w(0)?, inputs[0].shape(), *axis, *start, *len),
-            Op::Mask { rows, cols, offset, window } => (0..rows * cols)
-                .map(|e| if mask_visible(e / cols, e % cols, *offset, *window) { POS_ZERO } else { NEG_INF })
+            Op::Mask {
+                rows,
+                cols,
+                offset,
+                window,
+            } => (0..rows * cols)
+                .map(|e| {
+                    if mask_visible(e / cols, e % cols, *offset, *window) {
+                        POS_ZERO
+                    } else {
+                        NEG_INF
+                    }
+                })
                 .collect(),
         };
         Tensor::from_words(site.out_dtype(), &out_shape, words)
@@ -94,16 +116,28 @@ fn matmul<A: Arith>(a: &A, g: MatMulGeom, x: &[u32], y: &[u32]) -> Result<Vec<u3
     let mut bt: Vec<u32> = Vec::new();
     let mut bt_batch = usize::MAX;
     let mut at: Vec<u32> = Vec::new();
-    let par = if m * n * k >= PAR_MIN_WORK { threads() } else { 1 };
+    let par = if m * n * k >= PAR_MIN_WORK {
+        threads()
+    } else {
+        1
+    };
     for b in 0..g.batch {
         if b / g.group != bt_batch {
             bt_batch = b / g.group;
             bt.clear();
-            bt.extend((0..n).flat_map(|j| (0..k).map(move |i| (j, i))).map(|(j, i)| y[g.b_index(b, i, j)]));
+            bt.extend(
+                (0..n)
+                    .flat_map(|j| (0..k).map(move |i| (j, i)))
+                    .map(|(j, i)| y[g.b_index(b, i, j)]),
+            );
         }
         let rows: &[u32] = if g.ta || k == 0 {
             at.clear();
-            at.extend((0..m).flat_map(|r| (0..k).map(move |i| (r, i))).map(|(r, i)| x[g.a_index(b, r, i)]));
+            at.extend(
+                (0..m)
+                    .flat_map(|r| (0..k).map(move |i| (r, i)))
+                    .map(|(r, i)| x[g.a_index(b, r, i)]),
+            );
             &at
         } else {
             &x[b * m * k..(b + 1) * m * k]
@@ -136,7 +170,13 @@ fn matmul<A: Arith>(a: &A, g: MatMulGeom, x: &[u32], y: &[u32]) -> Result<Vec<u3
     Ok(out)
 }
 
-fn map<A: Arith>(a: &A, f: MapFn, xs: &[&[u32]], shapes: &[&[usize]], out_shape: &[usize]) -> Vec<u32> {
+fn map<A: Arith>(
+    a: &A,
+    f: MapFn,
+    xs: &[&[u32]],
+    shapes: &[&[usize]],
+    out_shape: &[usize],
+) -> Vec<u32> {
     let total: usize = out_shape.iter().product();
     let mut out = vec![0u32; total];
     if total == 0 {
@@ -149,7 +189,10 @@ fn map<A: Arith>(a: &A, f: MapFn, xs: &[&[u32]], shapes: &[&[usize]], out_shape:
     let arity = xs.len();
     let mut args = [0u32; 4];
     for (r, row) in out.chunks_mut(inner).enumerate() {
-        let base: Vec<usize> = bs.iter().map(|s| broadcast_index(out_shape, s, r * inner)).collect();
+        let base: Vec<usize> = bs
+            .iter()
+            .map(|s| broadcast_index(out_shape, s, r * inner))
+            .collect();
         for (i, o) in row.iter_mut().enumerate() {
             for k in 0..arity {
                 args[k] = xs[k][base[k] + i * step[k]];
@@ -173,7 +216,11 @@ fn reduce<A: Arith>(a: &A, prim: Prim, g: AxisGeom, x: &[u32]) -> Result<Vec<u32
                 }
                 &buf
             };
-            if prim == Prim::Add { Ok(a.sum(row)) } else { kernels::reduce(a, prim, row) }
+            if prim == Prim::Add {
+                Ok(a.sum(row))
+            } else {
+                kernels::reduce(a, prim, row)
+            }
         })
         .collect()
 }
@@ -198,7 +245,10 @@ fn sample_rows<A: Arith>(a: &A, seed: u64, counter: u64, len: usize, x: &[u32]) 
         .enumerate()
         .map(|(r, row)| {
             let total = a.sum(row);
-            let u = a.mul(a.i32_to_f32(sample::draw(seed, counter, r as u64)), sample::TWO_POW_M24);
+            let u = a.mul(
+                a.i32_to_f32(sample::draw(seed, counter, r as u64)),
+                sample::TWO_POW_M24,
+            );
             let target = a.mul(u, total);
             let mut acc = POS_ZERO;
             for (j, &w) in row.iter().enumerate() {
@@ -239,7 +289,9 @@ fn gather<A: Arith>(a: &A, table: &Tensor, idx: &[u32]) -> Result<Vec<u32>> {
         if t < 0 || t as usize >= vocab {
             return Err(Error::Op {
                 op: "gather".into(),
-                msg: format!("index {t} at position {p} is outside the table's {vocab} rows; check the token ids"),
+                msg: format!(
+                    "index {t} at position {p} is outside the table's {vocab} rows; check the token ids"
+                ),
             });
         }
         let start = t as usize * row;

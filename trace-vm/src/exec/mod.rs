@@ -32,7 +32,11 @@ pub struct State {
 impl State {
     /// The state root: list_root of the tensor roots.
     pub fn root(&self) -> Result<Hash> {
-        let roots = self.tensors.iter().map(|(_, t)| t.root()).collect::<Result<Vec<_>>>()?;
+        let roots = self
+            .tensors
+            .iter()
+            .map(|(_, t)| t.root())
+            .collect::<Result<Vec<_>>>()?;
         Ok(list_root(&roots))
     }
 }
@@ -68,7 +72,11 @@ pub struct LayerRun {
 fn check(program: &Program, kind: TensorKind, given: &[Tensor]) -> Result<Vec<TensorId>> {
     let ids = program.of_kind(kind);
     if ids.len() != given.len() {
-        return Err(Error::Program(format!("the program takes {} {kind:?} tensors, {} were given", ids.len(), given.len())));
+        return Err(Error::Program(format!(
+            "the program takes {} {kind:?} tensors, {} were given",
+            ids.len(),
+            given.len()
+        )));
     }
     for (&id, t) in ids.iter().zip(given) {
         let d = program.tensor(id);
@@ -100,7 +108,14 @@ struct Env<'a> {
 impl<'a> Env<'a> {
     fn new(program: &'a Program) -> Self {
         let n = program.tensors().len();
-        Env { program, given: vec![None; n], values: vec![None; n], roots: vec![None; n], live: 0, peak: 0 }
+        Env {
+            program,
+            given: vec![None; n],
+            values: vec![None; n],
+            roots: vec![None; n],
+            live: 0,
+            peak: 0,
+        }
     }
 
     fn give(&mut self, ids: &[TensorId], tensors: impl IntoIterator<Item = &'a Tensor>) {
@@ -112,7 +127,10 @@ impl<'a> Env<'a> {
     fn get(&self, t: TensorId) -> Result<&Tensor> {
         let i = t.index();
         self.values[i].as_ref().or(self.given[i]).ok_or_else(|| {
-            Error::Program(format!("{t} ({:?}) is not available; it is neither given nor produced yet", self.program.tensor(t).name))
+            Error::Program(format!(
+                "{t} ({:?}) is not available; it is neither given nor produced yet",
+                self.program.tensor(t).name
+            ))
         })
     }
 
@@ -128,8 +146,14 @@ impl<'a> Env<'a> {
     /// Run op `i`, store its output, drop inputs read for the last time.
     fn step(&mut self, backend: &dyn Backend, i: usize) -> Result<TensorId> {
         let node = &self.program.ops()[i];
-        let inputs = node.inputs.iter().map(|&t| self.get(t)).collect::<Result<Vec<_>>>()?;
-        let out = backend.run(&node.op, &inputs).map_err(|e| self.program.op_error(i, e))?;
+        let inputs = node
+            .inputs
+            .iter()
+            .map(|&t| self.get(t))
+            .collect::<Result<Vec<_>>>()?;
+        let out = backend
+            .run(&node.op, &inputs)
+            .map_err(|e| self.program.op_error(i, e))?;
         let d = self.program.tensor(node.output);
         if out.dtype() != d.dtype || out.shape() != d.shape {
             return Err(self.program.op_error(
@@ -148,31 +172,46 @@ impl<'a> Env<'a> {
         self.peak = self.peak.max(self.live);
         self.values[node.output.index()] = Some(out);
         for &t in &node.inputs {
-            if self.program.last_read(t) == Some(i) && !self.program.is_output(t) {
-                if let Some(v) = self.values[t.index()].take() {
-                    self.live -= v.held_bytes();
-                    self.roots[t.index()] = None;
-                }
+            if self.program.last_read(t) == Some(i)
+                && !self.program.is_output(t)
+                && let Some(v) = self.values[t.index()].take()
+            {
+                self.live -= v.held_bytes();
+                self.roots[t.index()] = None;
             }
         }
         Ok(node.output)
     }
 
     fn state_root(&mut self, l: usize) -> Result<Hash> {
-        let roots = self.program.state(l).iter().map(|&t| self.root(t)).collect::<Result<Vec<_>>>()?;
+        let roots = self
+            .program
+            .state(l)
+            .iter()
+            .map(|&t| self.root(t))
+            .collect::<Result<Vec<_>>>()?;
         Ok(list_root(&roots))
     }
 
     fn capture(&self, l: usize) -> Result<State> {
-        let tensors =
-            self.program.state(l).iter().map(|&t| Ok((t, self.get(t)?.clone()))).collect::<Result<Vec<_>>>()?;
+        let tensors = self
+            .program
+            .state(l)
+            .iter()
+            .map(|&t| Ok((t, self.get(t)?.clone())))
+            .collect::<Result<Vec<_>>>()?;
         Ok(State { index: l, tensors })
     }
 }
 
 /// Run `program` on `inputs` (in input-declaration order) with `weights` (in
 /// weight-declaration order).
-pub fn run(program: &Program, backend: &dyn Backend, weights: &[Tensor], inputs: &[Tensor]) -> Result<Run> {
+pub fn run(
+    program: &Program,
+    backend: &dyn Backend,
+    weights: &[Tensor],
+    inputs: &[Tensor],
+) -> Result<Run> {
     run_with(program, backend, weights, inputs, &[])
 }
 
@@ -204,7 +243,11 @@ pub fn run_with(
             captured.push(env.capture(l)?);
         }
     }
-    let outputs = program.outputs().iter().map(|&t| env.get(t).cloned()).collect::<Result<Vec<_>>>()?;
+    let outputs = program
+        .outputs()
+        .iter()
+        .map(|&t| env.get(t).cloned())
+        .collect::<Result<Vec<_>>>()?;
     let trace = hasher.finish();
     Ok(Run {
         outputs,
@@ -221,22 +264,36 @@ pub fn initial_state(program: &Program, inputs: &[Tensor]) -> Result<State> {
     let tensors = program
         .state(0)
         .iter()
-        .filter_map(|t| ids.iter().position(|i| i == t).map(|k| (*t, inputs[k].clone())))
+        .filter_map(|t| {
+            ids.iter()
+                .position(|i| i == t)
+                .map(|k| (*t, inputs[k].clone()))
+        })
         .collect();
     Ok(State { index: 0, tensors })
 }
 
 /// Re-execute layer `state_in.index` from its input state alone, producing
 /// the layer's op sub-trace and output state.
-pub fn run_layer(program: &Program, backend: &dyn Backend, weights: &[Tensor], state_in: &State) -> Result<LayerRun> {
+pub fn run_layer(
+    program: &Program,
+    backend: &dyn Backend,
+    weights: &[Tensor],
+    state_in: &State,
+) -> Result<LayerRun> {
     let l = state_in.index;
     let layer = program.layers().get(l).ok_or_else(|| {
-        Error::Program(format!("layer {l} does not exist; the program has {} layers", program.layers().len()))
+        Error::Program(format!(
+            "layer {l} does not exist; the program has {} layers",
+            program.layers().len()
+        ))
     })?;
     let want = program.state(l);
     let got: Vec<TensorId> = state_in.tensors.iter().map(|(t, _)| *t).collect();
     if got != want {
-        return Err(Error::Program(format!("state {l} must hold tensors {want:?}, got {got:?}")));
+        return Err(Error::Program(format!(
+            "state {l} must hold tensors {want:?}, got {got:?}"
+        )));
     }
     for (t, x) in &state_in.tensors {
         let d = program.tensor(*t);
@@ -262,16 +319,36 @@ pub fn run_layer(program: &Program, backend: &dyn Backend, weights: &[Tensor], s
     }
     sub_trace.push(env.state_root(l + 1)?);
     let state_out = env.capture(l + 1)?;
-    Ok(LayerRun { layer: l, sub_trace_root: list_root(&sub_trace), sub_trace, state_out })
+    Ok(LayerRun {
+        layer: l,
+        sub_trace_root: list_root(&sub_trace),
+        sub_trace,
+        state_out,
+    })
 }
 
 /// Re-execute op `i` of `program` on the given input tensors (checked against the program).
-pub fn run_op(program: &Program, backend: &dyn Backend, i: usize, inputs: &[&Tensor]) -> Result<Tensor> {
+pub fn run_op(
+    program: &Program,
+    backend: &dyn Backend,
+    i: usize,
+    inputs: &[&Tensor],
+) -> Result<Tensor> {
     let node = program.ops().get(i).ok_or_else(|| {
-        Error::Program(format!("op {i} does not exist; the program has {} ops", program.ops().len()))
+        Error::Program(format!(
+            "op {i} does not exist; the program has {} ops",
+            program.ops().len()
+        ))
     })?;
     if inputs.len() != node.inputs.len() {
-        return Err(program.op_error(i, Error::Program(format!("takes {} inputs, got {}", node.inputs.len(), inputs.len()))));
+        return Err(program.op_error(
+            i,
+            Error::Program(format!(
+                "takes {} inputs, got {}",
+                node.inputs.len(),
+                inputs.len()
+            )),
+        ));
     }
     for (k, (&t, x)) in node.inputs.iter().zip(inputs).enumerate() {
         let d = program.tensor(t);
@@ -288,5 +365,7 @@ pub fn run_op(program: &Program, backend: &dyn Backend, i: usize, inputs: &[&Ten
             ));
         }
     }
-    backend.run(&node.op, inputs).map_err(|e| program.op_error(i, e))
+    backend
+        .run(&node.op, inputs)
+        .map_err(|e| program.op_error(i, e))
 }

@@ -44,7 +44,15 @@ pub fn broadcast_shape(op: &str, shapes: &[&[usize]]) -> Result<Vec<usize>> {
 pub fn broadcast_strides(shape: &[usize], out_rank: usize) -> Vec<usize> {
     let s = strides(shape);
     let off = out_rank - shape.len();
-    (0..out_rank).map(|d| if d < off || shape[d - off] == 1 { 0 } else { s[d - off] }).collect()
+    (0..out_rank)
+        .map(|d| {
+            if d < off || shape[d - off] == 1 {
+                0
+            } else {
+                s[d - off]
+            }
+        })
+        .collect()
 }
 
 /// Flat input index of output element `e` for an input with broadcast strides `bs`.
@@ -81,13 +89,21 @@ impl MatMulGeom {
     /// Flat index in A of (batch, m, k).
     pub fn a_index(&self, b: usize, m: usize, k: usize) -> usize {
         let base = b * self.m * self.k;
-        if self.ta { base + k * self.m + m } else { base + m * self.k + k }
+        if self.ta {
+            base + k * self.m + m
+        } else {
+            base + m * self.k + k
+        }
     }
 
     /// Flat index in B of (A batch, k, n).
     pub fn b_index(&self, b: usize, k: usize, n: usize) -> usize {
         let base = (b / self.group) * self.k * self.n;
-        if self.tb { base + n * self.k + k } else { base + k * self.n + n }
+        if self.tb {
+            base + n * self.k + k
+        } else {
+            base + k * self.n + n
+        }
     }
 
     /// (batch, m, n) of output element `e`.
@@ -109,7 +125,10 @@ pub struct AxisGeom {
 impl AxisGeom {
     /// The geometry of `axis` of `shape` (`axis < shape.len()`).
     pub fn new(shape: &[usize], axis: usize) -> Self {
-        AxisGeom { len: shape[axis], inner: shape[axis + 1..].iter().product() }
+        AxisGeom {
+            len: shape[axis],
+            inner: shape[axis + 1..].iter().product(),
+        }
     }
 
     /// Input index of element `j` of output element `e`'s reduction.

@@ -52,8 +52,18 @@ pub enum MapFn {
 }
 
 /// The primitives allowed in `Prim`/`PrimConst`/`ConstPrim`: float arithmetic only.
-const FLOAT_PRIMS: &[Prim] =
-    &[Prim::Add, Prim::Sub, Prim::Mul, Prim::Div, Prim::Sqrt, Prim::Fma, Prim::Max, Prim::Min, Prim::Neg, Prim::Abs];
+const FLOAT_PRIMS: &[Prim] = &[
+    Prim::Add,
+    Prim::Sub,
+    Prim::Mul,
+    Prim::Div,
+    Prim::Sqrt,
+    Prim::Fma,
+    Prim::Max,
+    Prim::Min,
+    Prim::Neg,
+    Prim::Abs,
+];
 
 impl MapFn {
     /// Number of inputs.
@@ -88,13 +98,20 @@ impl MapFn {
 
     /// Check that the function is well formed (primitive kind and arity).
     pub fn validate(self) -> Result<()> {
-        let bad = |msg: String| Error::Op { op: format!("map {}", self.name()), msg };
+        let bad = |msg: String| Error::Op {
+            op: format!("map {}", self.name()),
+            msg,
+        };
         match self {
-            MapFn::Prim(p) if !FLOAT_PRIMS.contains(&p) => {
-                Err(bad(format!("{p} is not a float arithmetic primitive; use one of add, sub, mul, div, sqrt, fma, max, min, neg, abs")))
-            }
-            MapFn::PrimConst(p, _) | MapFn::ConstPrim(p, _) if !FLOAT_PRIMS.contains(&p) || p.arity() != 2 => {
-                Err(bad(format!("{p} is not a binary float primitive; use add, sub, mul, div, max or min")))
+            MapFn::Prim(p) if !FLOAT_PRIMS.contains(&p) => Err(bad(format!(
+                "{p} is not a float arithmetic primitive; use one of add, sub, mul, div, sqrt, fma, max, min, neg, abs"
+            ))),
+            MapFn::PrimConst(p, _) | MapFn::ConstPrim(p, _)
+                if !FLOAT_PRIMS.contains(&p) || p.arity() != 2 =>
+            {
+                Err(bad(format!(
+                    "{p} is not a binary float primitive; use add, sub, mul, div, max or min"
+                )))
             }
             _ => Ok(()),
         }
@@ -130,7 +147,8 @@ impl MapFn {
                 transcendental::exp(m, d)
             }
             MapFn::GeluErf => {
-                let (x, half, one, k) = (xs[0], m.konst(C_HALF), m.konst(C_ONE), m.konst(INV_SQRT2));
+                let (x, half, one, k) =
+                    (xs[0], m.konst(C_HALF), m.konst(C_ONE), m.konst(INV_SQRT2));
                 let t = m.mul(x, k);
                 let e = transcendental::erf(m, t);
                 let u = m.add(e, one);
@@ -174,14 +192,21 @@ impl MapFn {
     pub fn program(self) -> Program {
         let n = self.arity();
         Recorder::record(|m, x0| {
-            let xs: Vec<Src> = (0..n).map(|k| if k == 0 { x0 } else { Src::Input(k as u8) }).collect();
+            let xs: Vec<Src> = (0..n)
+                .map(|k| if k == 0 { x0 } else { Src::Input(k as u8) })
+                .collect();
             self.run(m, &xs)
         })
     }
 }
 
 fn gelu_tanh<M: Machine>(m: &mut M, x: M::V) -> M::V {
-    let (half, one, c3, k) = (m.konst(C_HALF), m.konst(C_ONE), m.konst(GELU_CUBIC), m.konst(SQRT_2_OVER_PI));
+    let (half, one, c3, k) = (
+        m.konst(C_HALF),
+        m.konst(C_ONE),
+        m.konst(GELU_CUBIC),
+        m.konst(SQRT_2_OVER_PI),
+    );
     let x2 = m.mul(x, x);
     let x3 = m.mul(x2, x);
     let inner = m.fma(c3, x3, x);

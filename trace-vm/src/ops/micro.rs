@@ -76,28 +76,72 @@ pub struct ElementTrace {
 const ZERO: Operand = Operand::Const(0);
 
 fn spec(prim: Prim, a: Operand, b: Operand, c: Operand) -> StepSpec {
-    StepSpec { prim, srcs: [a, b, c] }
+    StepSpec {
+        prim,
+        srcs: [a, b, c],
+    }
 }
 
 /// A word copy: `select(1, x, 0)` is `x` bit for bit.
 fn copy(input: u8, index: usize) -> StepSpec {
-    spec(Prim::Select, Operand::Const(1), Operand::Elem { input, index: index as u64 }, ZERO)
+    spec(
+        Prim::Select,
+        Operand::Const(1),
+        Operand::Elem {
+            input,
+            index: index as u64,
+        },
+        ZERO,
+    )
 }
 
 #[derive(Clone, Debug)]
 enum Geom {
     Dot(MatMulGeom),
-    Map { program: Program, bstrides: Vec<Vec<usize>> },
-    Reduce { prim: Prim, axis: AxisGeom },
-    Argmax { len: usize },
-    Dequant { program: Program },
-    Gather { row: usize, vocab: usize, dequant: Option<Program> },
+    Map {
+        program: Program,
+        bstrides: Vec<Vec<usize>>,
+    },
+    Reduce {
+        prim: Prim,
+        axis: AxisGeom,
+    },
+    Argmax {
+        len: usize,
+    },
+    Dequant {
+        program: Program,
+    },
+    Gather {
+        row: usize,
+        vocab: usize,
+        dequant: Option<Program>,
+    },
     Copy,
-    Permute { perm: Vec<usize>, in_shape: Vec<usize> },
-    Concat { axis: usize, a_shape: Vec<usize>, b_shape: Vec<usize> },
-    Slice { axis: usize, start: usize, in_shape: Vec<usize> },
-    Mask { cols: usize, offset: usize, window: usize },
-    Sample { len: usize, seed: u64, counter: u64 },
+    Permute {
+        perm: Vec<usize>,
+        in_shape: Vec<usize>,
+    },
+    Concat {
+        axis: usize,
+        a_shape: Vec<usize>,
+        b_shape: Vec<usize>,
+    },
+    Slice {
+        axis: usize,
+        start: usize,
+        in_shape: Vec<usize>,
+    },
+    Mask {
+        cols: usize,
+        offset: usize,
+        window: usize,
+    },
+    Sample {
+        len: usize,
+        seed: u64,
+        counter: u64,
+    },
 }
 
 /// An op applied to inputs of known dtypes and shapes: everything needed to
@@ -114,7 +158,11 @@ pub struct Site {
 /// `s % 8 == l`) and whose tree steps start at step `n`.
 fn tree_node(x: usize, n: usize, init: u32) -> Operand {
     if x < 8 {
-        if x < n { Operand::Step((x + 8 * ((n - 1 - x) / 8)) as u32) } else { Operand::Const(init) }
+        if x < n {
+            Operand::Step((x + 8 * ((n - 1 - x) / 8)) as u32)
+        } else {
+            Operand::Const(init)
+        }
     } else {
         Operand::Step((n + x - 8) as u32)
     }
@@ -126,7 +174,11 @@ fn tree_step(prim: Prim, n: usize, t: usize, init: u32) -> StepSpec {
 }
 
 fn lane_prev(s: usize, init: u32) -> Operand {
-    if s >= 8 { Operand::Step((s - 8) as u32) } else { Operand::Const(init) }
+    if s >= 8 {
+        Operand::Step((s - 8) as u32)
+    } else {
+        Operand::Const(init)
+    }
 }
 
 fn reduce_init(prim: Prim) -> u32 {
@@ -147,7 +199,10 @@ fn program_step(program: &Program, s: usize, operand: impl Fn(u8) -> Operand) ->
             Src::Step(j) => Operand::Step(u32::from(j)),
         };
     }
-    StepSpec { prim: ins.prim, srcs }
+    StepSpec {
+        prim: ins.prim,
+        srcs,
+    }
 }
 
 impl Site {
@@ -158,29 +213,69 @@ impl Site {
             Op::MatMul { .. } => Geom::Dot(op.matmul_geom(ins[0].1, ins[1].1)?),
             Op::Map(f) => Geom::Map {
                 program: f.program(),
-                bstrides: ins.iter().map(|d| broadcast_strides(d.1, out_shape.len())).collect(),
+                bstrides: ins
+                    .iter()
+                    .map(|d| broadcast_strides(d.1, out_shape.len()))
+                    .collect(),
             },
-            Op::Reduce { prim, axis } => Geom::Reduce { prim: *prim, axis: AxisGeom::new(ins[0].1, *axis) },
-            Op::Argmax => Geom::Argmax { len: ins[0].1[ins[0].1.len() - 1] },
-            Op::Dequant => Geom::Dequant { program: quant::program(ins[0].0)? },
+            Op::Reduce { prim, axis } => Geom::Reduce {
+                prim: *prim,
+                axis: AxisGeom::new(ins[0].1, *axis),
+            },
+            Op::Argmax => Geom::Argmax {
+                len: ins[0].1[ins[0].1.len() - 1],
+            },
+            Op::Dequant => Geom::Dequant {
+                program: quant::program(ins[0].0)?,
+            },
             Op::Gather => {
                 let (td, ts) = ins[0];
                 Geom::Gather {
                     row: ts[1..].iter().product(),
                     vocab: ts[0],
-                    dequant: if td == DType::F32 { None } else { Some(quant::program(td)?) },
+                    dequant: if td == DType::F32 {
+                        None
+                    } else {
+                        Some(quant::program(td)?)
+                    },
                 }
             }
             Op::Reshape { .. } => Geom::Copy,
-            Op::Permute { perm } => Geom::Permute { perm: perm.clone(), in_shape: ins[0].1.to_vec() },
-            Op::Concat { axis } => Geom::Concat { axis: *axis, a_shape: ins[0].1.to_vec(), b_shape: ins[1].1.to_vec() },
-            Op::Slice { axis, start, .. } => Geom::Slice { axis: *axis, start: *start, in_shape: ins[0].1.to_vec() },
-            Op::Mask { cols, offset, window, .. } => Geom::Mask { cols: *cols, offset: *offset, window: *window },
-            Op::Sample { seed, counter } => {
-                Geom::Sample { len: ins[0].1[ins[0].1.len() - 1], seed: *seed, counter: *counter }
-            }
+            Op::Permute { perm } => Geom::Permute {
+                perm: perm.clone(),
+                in_shape: ins[0].1.to_vec(),
+            },
+            Op::Concat { axis } => Geom::Concat {
+                axis: *axis,
+                a_shape: ins[0].1.to_vec(),
+                b_shape: ins[1].1.to_vec(),
+            },
+            Op::Slice { axis, start, .. } => Geom::Slice {
+                axis: *axis,
+                start: *start,
+                in_shape: ins[0].1.to_vec(),
+            },
+            Op::Mask {
+                cols,
+                offset,
+                window,
+                ..
+            } => Geom::Mask {
+                cols: *cols,
+                offset: *offset,
+                window: *window,
+            },
+            Op::Sample { seed, counter } => Geom::Sample {
+                len: ins[0].1[ins[0].1.len() - 1],
+                seed: *seed,
+                counter: *counter,
+            },
         };
-        Ok(Site { out_dtype, out_shape, geom })
+        Ok(Site {
+            out_dtype,
+            out_shape,
+            geom,
+        })
     }
 
     /// The output's dtype.
@@ -205,7 +300,9 @@ impl Site {
             Geom::Map { program, .. } | Geom::Dequant { program } => program.instrs.len(),
             Geom::Reduce { axis, .. } => axis.len + TREE.len(),
             Geom::Argmax { len } => 3 * len,
-            Geom::Gather { dequant: Some(p), .. } => p.instrs.len(),
+            Geom::Gather {
+                dequant: Some(p), ..
+            } => p.instrs.len(),
             Geom::Sample { len, .. } => len + TREE.len() + 3 + sample::SCAN_STEPS * len,
             _ => 1,
         }
@@ -213,26 +310,50 @@ impl Site {
 
     /// Step `s` of output element `e`. `read(input, index)` returns an input
     /// word; only `gather` calls it (once, for the index).
-    pub fn step(&self, e: usize, s: usize, read: &mut dyn FnMut(usize, u64) -> Result<u32>) -> Result<StepSpec> {
+    pub fn step(
+        &self,
+        e: usize,
+        s: usize,
+        read: &mut dyn FnMut(usize, u64) -> Result<u32>,
+    ) -> Result<StepSpec> {
         let (n, len) = (self.step_count(), self.out_len());
         if e >= len {
-            return Err(Error::IndexOutOfRange { what: "output element", index: e as u64, len: len as u64 });
+            return Err(Error::IndexOutOfRange {
+                what: "output element",
+                index: e as u64,
+                len: len as u64,
+            });
         }
         if s >= n {
-            return Err(Error::IndexOutOfRange { what: "micro-step", index: s as u64, len: n as u64 });
+            return Err(Error::IndexOutOfRange {
+                what: "micro-step",
+                index: s as u64,
+                len: n as u64,
+            });
         }
-        let elem = |input: u8, index: usize| Operand::Elem { input, index: index as u64 };
+        let elem = |input: u8, index: usize| Operand::Elem {
+            input,
+            index: index as u64,
+        };
         Ok(match &self.geom {
             Geom::Dot(g) => {
                 if s < g.k {
                     let (b, m, n) = g.out_coords(e);
-                    spec(Prim::Fma, elem(0, g.a_index(b, m, s)), elem(1, g.b_index(b, s, n)), lane_prev(s, POS_ZERO))
+                    spec(
+                        Prim::Fma,
+                        elem(0, g.a_index(b, m, s)),
+                        elem(1, g.b_index(b, s, n)),
+                        lane_prev(s, POS_ZERO),
+                    )
                 } else {
                     tree_step(Prim::Add, g.k, s - g.k, POS_ZERO)
                 }
             }
             Geom::Map { program, bstrides } => program_step(program, s, |k| {
-                elem(k, broadcast_index(&self.out_shape, &bstrides[k as usize], e))
+                elem(
+                    k,
+                    broadcast_index(&self.out_shape, &bstrides[k as usize], e),
+                )
             }),
             Geom::Reduce { prim, axis } => {
                 let init = reduce_init(*prim);
@@ -246,7 +367,11 @@ impl Site {
                 let (j, k) = (s / 3, s % 3);
                 let cmp = Operand::Step((3 * j) as u32);
                 let prev = |off: usize, init: u32| {
-                    if j == 0 { Operand::Const(init) } else { Operand::Step((3 * (j - 1) + off) as u32) }
+                    if j == 0 {
+                        Operand::Const(init)
+                    } else {
+                        Operand::Step((3 * (j - 1) + off) as u32)
+                    }
                 };
                 let x = elem(0, e * len + j);
                 match k {
@@ -255,22 +380,35 @@ impl Site {
                     _ => spec(Prim::Select, cmp, Operand::Const(j as u32), prev(2, 0)),
                 }
             }
-            Geom::Dequant { program } => {
-                program_step(program, s, |f| Operand::Field { input: 0, index: e as u64, field: f })
-            }
-            Geom::Gather { row, vocab, dequant } => {
+            Geom::Dequant { program } => program_step(program, s, |f| Operand::Field {
+                input: 0,
+                index: e as u64,
+                field: f,
+            }),
+            Geom::Gather {
+                row,
+                vocab,
+                dequant,
+            } => {
                 let raw = read(1, (e / row) as u64)?;
                 let t = raw as i32;
                 if t < 0 || t as usize >= *vocab {
                     return Err(Error::Op {
                         op: "gather".into(),
-                        msg: format!("index {t} at position {} is outside the table's {vocab} rows", e / row),
+                        msg: format!(
+                            "index {t} at position {} is outside the table's {vocab} rows",
+                            e / row
+                        ),
                     });
                 }
                 let src = t as usize * row + e % row;
                 match dequant {
                     None => copy(0, src),
-                    Some(p) => program_step(p, s, |f| Operand::Field { input: 0, index: src as u64, field: f }),
+                    Some(p) => program_step(p, s, |f| Operand::Field {
+                        input: 0,
+                        index: src as u64,
+                        field: f,
+                    }),
                 }
             }
             Geom::Copy => copy(0, e),
@@ -282,7 +420,11 @@ impl Site {
                 }
                 copy(0, ravel(in_shape, &ix))
             }
-            Geom::Concat { axis, a_shape, b_shape } => {
+            Geom::Concat {
+                axis,
+                a_shape,
+                b_shape,
+            } => {
                 let mut o = unravel(&self.out_shape, e);
                 if o[*axis] < a_shape[*axis] {
                     copy(0, ravel(a_shape, &o))
@@ -291,14 +433,27 @@ impl Site {
                     copy(1, ravel(b_shape, &o))
                 }
             }
-            Geom::Slice { axis, start, in_shape } => {
+            Geom::Slice {
+                axis,
+                start,
+                in_shape,
+            } => {
                 let mut o = unravel(&self.out_shape, e);
                 o[*axis] += start;
                 copy(0, ravel(in_shape, &o))
             }
-            Geom::Mask { cols, offset, window } => {
+            Geom::Mask {
+                cols,
+                offset,
+                window,
+            } => {
                 let c = u32::from(mask_visible(e / cols, e % cols, *offset, *window));
-                spec(Prim::Select, Operand::Const(c), Operand::Const(POS_ZERO), Operand::Const(NEG_INF))
+                spec(
+                    Prim::Select,
+                    Operand::Const(c),
+                    Operand::Const(POS_ZERO),
+                    Operand::Const(NEG_INF),
+                )
             }
             Geom::Sample { len, seed, counter } => sample_step(*len, *seed, *counter, e, s),
         })
@@ -312,7 +467,10 @@ pub fn mask_visible(i: usize, j: usize, offset: usize, window: usize) -> bool {
 }
 
 fn sample_step(len: usize, seed: u64, counter: u64, e: usize, s: usize) -> StepSpec {
-    let x = |j: usize| Operand::Elem { input: 0, index: (e * len + j) as u64 };
+    let x = |j: usize| Operand::Elem {
+        input: 0,
+        index: (e * len + j) as u64,
+    };
     let st = |k: usize| Operand::Step(k as u32);
     let sum_end = len + TREE.len();
     if s < len {
@@ -322,17 +480,38 @@ fn sample_step(len: usize, seed: u64, counter: u64, e: usize, s: usize) -> StepS
         return tree_step(Prim::Add, len, s - len, POS_ZERO);
     }
     match s - sum_end {
-        0 => return spec(Prim::I32ToF32, Operand::Const(sample::draw(seed, counter, e as u64)), ZERO, ZERO),
-        1 => return spec(Prim::Mul, st(sum_end), Operand::Const(sample::TWO_POW_M24), ZERO),
+        0 => {
+            return spec(
+                Prim::I32ToF32,
+                Operand::Const(sample::draw(seed, counter, e as u64)),
+                ZERO,
+                ZERO,
+            );
+        }
+        1 => {
+            return spec(
+                Prim::Mul,
+                st(sum_end),
+                Operand::Const(sample::TWO_POW_M24),
+                ZERO,
+            );
+        }
         2 => return spec(Prim::Mul, st(sum_end + 1), st(sum_end - 1), ZERO),
         _ => {}
     }
     let target = st(sum_end + 2);
     let scan0 = sum_end + 3;
-    let (j, k) = ((s - scan0) / sample::SCAN_STEPS, (s - scan0) % sample::SCAN_STEPS);
+    let (j, k) = (
+        (s - scan0) / sample::SCAN_STEPS,
+        (s - scan0) % sample::SCAN_STEPS,
+    );
     let base = scan0 + sample::SCAN_STEPS * j;
     let prev = |off: usize, init: u32| {
-        if j == 0 { Operand::Const(init) } else { st(base - sample::SCAN_STEPS + off) }
+        if j == 0 {
+            Operand::Const(init)
+        } else {
+            st(base - sample::SCAN_STEPS + off)
+        }
     };
     match k {
         // acc = acc + w_j
@@ -344,40 +523,57 @@ fn sample_step(len: usize, seed: u64, counter: u64, e: usize, s: usize) -> StepS
         // done = hit ? 1 : done
         3 => spec(Prim::Select, st(base + 1), Operand::Const(1), prev(3, 0)),
         // idx = first ? j : idx
-        _ => spec(Prim::Select, st(base + 2), Operand::Const(j as u32), prev(4, (len - 1) as u32)),
+        _ => spec(
+            Prim::Select,
+            st(base + 2),
+            Operand::Const(j as u32),
+            prev(4, (len - 1) as u32),
+        ),
     }
 }
 
 /// Read word `index` of a word tensor.
 pub fn read_word(t: &Tensor, input: usize, index: u64) -> Result<u32> {
     let w = t.words(&format!("input {input}"))?;
-    w.get(index as usize).copied().ok_or(Error::IndexOutOfRange {
-        what: "operand element",
-        index,
-        len: w.len() as u64,
-    })
+    w.get(index as usize)
+        .copied()
+        .ok_or(Error::IndexOutOfRange {
+            what: "operand element",
+            index,
+            len: w.len() as u64,
+        })
 }
 
 /// Decode field `field` of element `index` of a quantized tensor.
 pub fn read_field(t: &Tensor, input: usize, index: u64, field: u8) -> Result<u32> {
-    let bytes = t.stored_bytes().filter(|_| quant::supported(t.dtype())).ok_or_else(|| Error::Tensor {
-        name: format!("input {input}"),
-        msg: format!("is {:?}, not a supported quantized type", t.dtype()),
-    })?;
+    let bytes = t
+        .stored_bytes()
+        .filter(|_| quant::supported(t.dtype()))
+        .ok_or_else(|| Error::Tensor {
+            name: format!("input {input}"),
+            msg: format!("is {:?}, not a supported quantized type", t.dtype()),
+        })?;
     let (be, bb) = t.dtype().block();
     let (be, bb) = (be as usize, bb as usize);
     let (blk, j) = (index as usize / be, index as usize % be);
-    let block = bytes.get(blk * bb..(blk + 1) * bb).ok_or(Error::IndexOutOfRange {
-        what: "quantized element",
-        index,
-        len: (bytes.len() / bb * be) as u64,
-    })?;
+    let block = bytes
+        .get(blk * bb..(blk + 1) * bb)
+        .ok_or(Error::IndexOutOfRange {
+            what: "quantized element",
+            index,
+            len: (bytes.len() / bb * be) as u64,
+        })?;
     Ok(quant::fields(t.dtype(), block, j)[field as usize % quant::MAX_FIELDS])
 }
 
 /// The micro-trace of output element `e` of `op` on `inputs`, computed with
 /// `arith` one primitive at a time, without running the rest of the op.
-pub fn element_trace<A: Arith + ?Sized>(arith: &A, op: &Op, inputs: &[&Tensor], e: u64) -> Result<ElementTrace> {
+pub fn element_trace<A: Arith + ?Sized>(
+    arith: &A,
+    op: &Op,
+    inputs: &[&Tensor],
+    e: u64,
+) -> Result<ElementTrace> {
     let descs: Vec<Desc<'_>> = inputs.iter().map(|t| (t.dtype(), t.shape())).collect();
     let site = Site::new(op, &descs)?;
     let n = site.step_count();
@@ -390,13 +586,23 @@ pub fn element_trace<A: Arith + ?Sized>(arith: &A, op: &Op, inputs: &[&Tensor], 
             args[k] = match *src {
                 Operand::Const(c) => c,
                 Operand::Step(j) => steps[j as usize].result,
-                Operand::Elem { input, index } => read_word(inputs[input as usize], input as usize, index)?,
-                Operand::Field { input, index, field } => read_field(inputs[input as usize], input as usize, index, field)?,
+                Operand::Elem { input, index } => {
+                    read_word(inputs[input as usize], input as usize, index)?
+                }
+                Operand::Field {
+                    input,
+                    index,
+                    field,
+                } => read_field(inputs[input as usize], input as usize, index, field)?,
             };
         }
         let result = arith.eval(spec.prim, args);
         steps.push(TraceStep { spec, args, result });
     }
     let output = steps.last().map(|s| s.result).unwrap_or(0);
-    Ok(ElementTrace { element: e, steps, output })
+    Ok(ElementTrace {
+        element: e,
+        steps,
+        output,
+    })
 }

@@ -212,19 +212,37 @@ impl Op {
     }
 
     fn err(&self, msg: impl Into<String>) -> Error {
-        Error::Op { op: self.label(), msg: msg.into() }
+        Error::Op {
+            op: self.label(),
+            msg: msg.into(),
+        }
     }
 
     fn want(&self, what: &str, d: DType, ok: bool, need: &str) -> Result<()> {
-        if ok { Ok(()) } else { Err(self.err(format!("{what} is {d:?}; it must be {need}"))) }
+        if ok {
+            Ok(())
+        } else {
+            Err(self.err(format!("{what} is {d:?}; it must be {need}")))
+        }
     }
 
     /// Check the inputs and return the output's dtype and shape.
     pub fn infer(&self, ins: &[Desc<'_>]) -> Result<(DType, Vec<usize>)> {
         if ins.len() != self.arity() {
-            return Err(self.err(format!("takes {} input(s), got {}", self.arity(), ins.len())));
+            return Err(self.err(format!(
+                "takes {} input(s), got {}",
+                self.arity(),
+                ins.len()
+            )));
         }
-        let f32_in = |k: usize| self.want(&format!("input {k}"), ins[k].0, ins[k].0 == DType::F32, "F32");
+        let f32_in = |k: usize| {
+            self.want(
+                &format!("input {k}"),
+                ins[k].0,
+                ins[k].0 == DType::F32,
+                "F32",
+            )
+        };
         let out = match self {
             Op::MatMul { .. } => {
                 f32_in(0)?;
@@ -249,7 +267,9 @@ impl Op {
                 }
                 let s = ins[0].1;
                 if *axis >= s.len() || s[*axis] == 0 {
-                    return Err(self.err(format!("axis {axis} of shape {s:?} does not exist or is empty")));
+                    return Err(self.err(format!(
+                        "axis {axis} of shape {s:?} does not exist or is empty"
+                    )));
                 }
                 let mut shape = s.to_vec();
                 shape[*axis] = 1;
@@ -260,7 +280,11 @@ impl Op {
                 let s = ins[0].1;
                 match s.last() {
                     Some(&n) if n > 0 && n <= i32::MAX as usize => {}
-                    _ => return Err(self.err(format!("shape {s:?} needs a non-empty last axis of at most 2^31-1 elements"))),
+                    _ => {
+                        return Err(self.err(format!(
+                            "shape {s:?} needs a non-empty last axis of at most 2^31-1 elements"
+                        )));
+                    }
                 }
                 let mut shape = s.to_vec();
                 *shape.last_mut().unwrap_or(&mut 0) = 1;
@@ -273,14 +297,21 @@ impl Op {
             }
             Op::Gather => {
                 let (td, ts) = ins[0];
-                self.want("the table", td, td == DType::F32 || is_quant(td), "F32 or a quantized type")?;
+                self.want(
+                    "the table",
+                    td,
+                    td == DType::F32 || is_quant(td),
+                    "F32 or a quantized type",
+                )?;
                 self.want("the index", ins[1].0, ins[1].0 == DType::I32, "I32")?;
                 if ts.len() < 2 || ts[0] == 0 {
                     return Err(self.err(format!("table shape {ts:?} must be [V, D..] with V > 0")));
                 }
                 let row: usize = ts[1..].iter().product();
-                if row % td.block().0 as usize != 0 {
-                    return Err(self.err(format!("{td:?} table rows of {row} elements are not whole blocks")));
+                if !row.is_multiple_of(td.block().0 as usize) {
+                    return Err(self.err(format!(
+                        "{td:?} table rows of {row} elements are not whole blocks"
+                    )));
                 }
                 let mut shape = ins[1].1.to_vec();
                 shape.extend_from_slice(&ts[1..]);
@@ -289,7 +320,9 @@ impl Op {
             Op::Reshape { shape } => {
                 let (d, s) = ins[0];
                 if numel("reshape", shape)? != numel("reshape", s)? {
-                    return Err(self.err(format!("cannot reshape {s:?} to {shape:?}: element counts differ")));
+                    return Err(self.err(format!(
+                        "cannot reshape {s:?} to {shape:?}: element counts differ"
+                    )));
                 }
                 self.want("input 0", d, crate::tensor::is_word_type(d), "F32 or I32")?;
                 (d, shape.clone())
@@ -299,18 +332,26 @@ impl Op {
                 let mut seen = vec![false; s.len()];
                 for &p in perm {
                     if p >= s.len() || std::mem::replace(&mut seen[p], true) {
-                        return Err(self.err(format!("{perm:?} is not a permutation of the {} axes of {s:?}", s.len())));
+                        return Err(self.err(format!(
+                            "{perm:?} is not a permutation of the {} axes of {s:?}",
+                            s.len()
+                        )));
                     }
                 }
                 if perm.len() != s.len() {
-                    return Err(self.err(format!("{perm:?} has {} axes, the input {}", perm.len(), s.len())));
+                    return Err(self.err(format!(
+                        "{perm:?} has {} axes, the input {}",
+                        perm.len(),
+                        s.len()
+                    )));
                 }
                 self.want("input 0", d, crate::tensor::is_word_type(d), "F32 or I32")?;
                 (d, perm.iter().map(|&p| s[p]).collect())
             }
             Op::Concat { axis } => {
                 let ((da, sa), (db, sb)) = (ins[0], ins[1]);
-                let same_rest = sa.len() == sb.len() && (0..sa.len()).all(|d| d == *axis || sa[d] == sb[d]);
+                let same_rest =
+                    sa.len() == sb.len() && (0..sa.len()).all(|d| d == *axis || sa[d] == sb[d]);
                 if da != db || *axis >= sa.len() || !same_rest {
                     return Err(self.err(format!(
                         "cannot concatenate {da:?}{sa:?} and {db:?}{sb:?} along axis {axis}: dtypes and the other dimensions must match"
@@ -324,7 +365,9 @@ impl Op {
             Op::Slice { axis, start, len } => {
                 let (d, s) = ins[0];
                 if *axis >= s.len() || start.checked_add(*len).is_none_or(|end| end > s[*axis]) {
-                    return Err(self.err(format!("range {start}..{start}+{len} on axis {axis} is outside {s:?}")));
+                    return Err(self.err(format!(
+                        "range {start}..{start}+{len} on axis {axis} is outside {s:?}"
+                    )));
                 }
                 self.want("input 0", d, crate::tensor::is_word_type(d), "F32 or I32")?;
                 let mut shape = s.to_vec();
@@ -346,20 +389,40 @@ impl Op {
             return Err(self.err("not a matmul"));
         };
         if a.len() < 2 || b.len() < 2 {
-            return Err(self.err(format!("inputs {a:?} and {b:?} must have at least 2 dimensions")));
+            return Err(self.err(format!(
+                "inputs {a:?} and {b:?} must have at least 2 dimensions"
+            )));
         }
         let (ra, rb) = (a.len(), b.len());
-        let (m, ka) = if ta { (a[ra - 1], a[ra - 2]) } else { (a[ra - 2], a[ra - 1]) };
-        let (kb, n) = if tb { (b[rb - 1], b[rb - 2]) } else { (b[rb - 2], b[rb - 1]) };
+        let (m, ka) = if ta {
+            (a[ra - 1], a[ra - 2])
+        } else {
+            (a[ra - 2], a[ra - 1])
+        };
+        let (kb, n) = if tb {
+            (b[rb - 1], b[rb - 2])
+        } else {
+            (b[rb - 2], b[rb - 1])
+        };
         let batch: usize = a[..ra - 2].iter().product();
         let bbatch: usize = b[..rb - 2].iter().product();
         if ka != kb {
             return Err(self.err(format!("inner dimensions differ: A {a:?} (ta={ta}) has K={ka}, B {b:?} (tb={tb}) has K={kb}")));
         }
-        if bbatch == 0 || batch % bbatch != 0 {
-            return Err(self.err(format!("B's batch count {bbatch} ({b:?}) must divide A's {batch} ({a:?})")));
+        if bbatch == 0 || !batch.is_multiple_of(bbatch) {
+            return Err(self.err(format!(
+                "B's batch count {bbatch} ({b:?}) must divide A's {batch} ({a:?})"
+            )));
         }
-        Ok(layout::MatMulGeom { batch, group: batch / bbatch, m, n, k: ka, ta, tb })
+        Ok(layout::MatMulGeom {
+            batch,
+            group: batch / bbatch,
+            m,
+            n,
+            k: ka,
+            ta,
+            tb,
+        })
     }
 
     /// The op's attributes in the program encoding (SPEC.md, "Program encoding"), big-endian.
@@ -390,7 +453,12 @@ impl Op {
                 u64be(&mut v, *start);
                 u64be(&mut v, *len);
             }
-            Op::Mask { rows, cols, offset, window } => {
+            Op::Mask {
+                rows,
+                cols,
+                offset,
+                window,
+            } => {
                 for x in [rows, cols, offset, window] {
                     u64be(&mut v, *x);
                 }

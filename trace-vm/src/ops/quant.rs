@@ -24,7 +24,10 @@ pub const MAX_FIELDS: usize = 5;
 
 /// Whether `dequant` supports `dtype`.
 pub fn supported(dtype: DType) -> bool {
-    matches!(dtype, DType::Q4_0 | DType::Q5_0 | DType::Q8_0 | DType::Q4K | DType::Q6K)
+    matches!(
+        dtype,
+        DType::Q4_0 | DType::Q5_0 | DType::Q8_0 | DType::Q4K | DType::Q6K
+    )
 }
 
 /// Number of fields decoded per element of `dtype`.
@@ -139,7 +142,9 @@ pub fn program(dtype: DType) -> Result<Program> {
     }
     let n = field_count(dtype);
     Ok(Recorder::record(|m, x0| {
-        let f: Vec<Src> = (0..n).map(|k| if k == 0 { x0 } else { Src::Input(k as u8) }).collect();
+        let f: Vec<Src> = (0..n)
+            .map(|k| if k == 0 { x0 } else { Src::Input(k as u8) })
+            .collect();
         run(dtype, m, &f)
     }))
 }

@@ -24,11 +24,24 @@ impl Builder {
         Self::default()
     }
 
-    fn declare(&mut self, kind: TensorKind, name: &str, dtype: DType, shape: &[usize]) -> Result<TensorId> {
-        crate::tensor::header(dtype, shape).byte_len().map_err(|e| Error::Program(format!("tensor {name:?}: {e}")))?;
+    fn declare(
+        &mut self,
+        kind: TensorKind,
+        name: &str,
+        dtype: DType,
+        shape: &[usize],
+    ) -> Result<TensorId> {
+        crate::tensor::header(dtype, shape)
+            .byte_len()
+            .map_err(|e| Error::Program(format!("tensor {name:?}: {e}")))?;
         numel(name, shape)?;
         let id = TensorId(self.tensors.len() as u32);
-        self.tensors.push(TensorDecl { kind, dtype, shape: shape.to_vec(), name: name.to_string() });
+        self.tensors.push(TensorDecl {
+            kind,
+            dtype,
+            shape: shape.to_vec(),
+            name: name.to_string(),
+        });
         Ok(id)
     }
 
@@ -45,7 +58,10 @@ impl Builder {
     /// The declaration of `t`.
     pub fn decl(&self, t: TensorId) -> Result<&TensorDecl> {
         self.tensors.get(t.index()).ok_or_else(|| {
-            Error::Program(format!("{t} is not declared in this program ({} tensors)", self.tensors.len()))
+            Error::Program(format!(
+                "{t} is not declared in this program ({} tensors)",
+                self.tensors.len()
+            ))
         })
     }
 
@@ -68,19 +84,28 @@ impl Builder {
             .map(|&t| self.decl(t).map(|d| (d.dtype, d.shape.as_slice())))
             .collect::<Result<Vec<_>>>()?;
         let (dtype, shape) = op.infer(&descs).map_err(|e| match e {
-            Error::Op { msg, .. } => Error::Op { op: format!("op {index} ({})", op.label()), msg },
+            Error::Op { msg, .. } => Error::Op {
+                op: format!("op {index} ({})", op.label()),
+                msg,
+            },
             other => other,
         })?;
         let name = format!("{}#{index}", op.kind().name());
         let output = self.declare(TensorKind::Value, &name, dtype, &shape)?;
-        self.ops.push(OpNode { op, inputs: inputs.to_vec(), output });
+        self.ops.push(OpNode {
+            op,
+            inputs: inputs.to_vec(),
+            output,
+        });
         Ok(output)
     }
 
     /// Run `f` as one layer named `name`. Layers may not nest and must not be empty.
     pub fn layer<T>(&mut self, name: &str, f: impl FnOnce(&mut Builder) -> Result<T>) -> Result<T> {
         if let Some((open, _)) = &self.open {
-            return Err(Error::Program(format!("layer {name:?} opened inside layer {open:?}; layers do not nest")));
+            return Err(Error::Program(format!(
+                "layer {name:?} opened inside layer {open:?}; layers do not nest"
+            )));
         }
         self.open = Some((name.to_string(), self.ops.len()));
         let r = f(self);
@@ -89,7 +114,10 @@ impl Builder {
         if start == self.ops.len() {
             return Err(Error::Program(format!("layer {name:?} has no ops")));
         }
-        self.layers.push(Layer { name: name.to_string(), ops: start..self.ops.len() });
+        self.layers.push(Layer {
+            name: name.to_string(),
+            ops: start..self.ops.len(),
+        });
         Ok(r)
     }
 
@@ -105,13 +133,22 @@ impl Builder {
     /// Finish the program.
     pub fn finish(self) -> Result<Program> {
         if self.layers.is_empty() || self.outputs.is_empty() {
-            return Err(Error::Program("a program needs at least one layer and one output".into()));
+            return Err(Error::Program(
+                "a program needs at least one layer and one output".into(),
+            ));
         }
         for &t in &self.outputs {
             if self.tensors[t.index()].kind == TensorKind::Weight {
-                return Err(Error::Program(format!("output {t} is a weight; outputs must be inputs or values")));
+                return Err(Error::Program(format!(
+                    "output {t} is a weight; outputs must be inputs or values"
+                )));
             }
         }
-        Ok(Program::new(self.tensors, self.ops, self.layers, self.outputs))
+        Ok(Program::new(
+            self.tensors,
+            self.ops,
+            self.layers,
+            self.outputs,
+        ))
     }
 }

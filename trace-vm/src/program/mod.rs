@@ -87,7 +87,12 @@ pub struct Program {
 }
 
 impl Program {
-    fn new(tensors: Vec<TensorDecl>, ops: Vec<OpNode>, layers: Vec<Layer>, outputs: Vec<TensorId>) -> Self {
+    fn new(
+        tensors: Vec<TensorDecl>,
+        ops: Vec<OpNode>,
+        layers: Vec<Layer>,
+        outputs: Vec<TensorId>,
+    ) -> Self {
         let mut last_read = vec![None; tensors.len()];
         for (i, node) in ops.iter().enumerate() {
             for t in &node.inputs {
@@ -104,7 +109,16 @@ impl Program {
         for (i, node) in ops.iter().enumerate() {
             producer[node.output.index()] = Some(i);
         }
-        let mut p = Program { tensors, ops, layers, outputs, last_read, op_layer, producer, states: Vec::new() };
+        let mut p = Program {
+            tensors,
+            ops,
+            layers,
+            outputs,
+            last_read,
+            op_layer,
+            producer,
+            states: Vec::new(),
+        };
         p.states = (0..=p.layers.len()).map(|l| p.compute_state(l)).collect();
         p
     }
@@ -141,7 +155,10 @@ impl Program {
 
     /// Tensors of one role, in table order (the order inputs and weights are supplied in).
     pub fn of_kind(&self, kind: TensorKind) -> Vec<TensorId> {
-        (0..self.tensors.len()).filter(|&i| self.tensors[i].kind == kind).map(|i| TensorId(i as u32)).collect()
+        (0..self.tensors.len())
+            .filter(|&i| self.tensors[i].kind == kind)
+            .map(|i| TensorId(i as u32))
+            .collect()
     }
 
     /// Index of the last op that reads `t`.
@@ -166,7 +183,10 @@ impl Program {
 
     fn compute_state(&self, l: usize) -> Vec<TensorId> {
         // The first op index that is not yet run at boundary l.
-        let next = self.layers.get(l).map_or(self.ops.len(), |layer| layer.ops.start);
+        let next = self
+            .layers
+            .get(l)
+            .map_or(self.ops.len(), |layer| layer.ops.start);
         (0..self.tensors.len())
             .map(|i| TensorId(i as u32))
             .filter(|&t| {
@@ -230,8 +250,9 @@ impl Program {
     /// layers_root = list_root(keccak256(u32 first op ‖ u32 op count)) and
     /// outputs_root = list_root(keccak256(u32 id)).
     pub fn hash(&self) -> Hash {
-        let tensors: Vec<Hash> =
-            (0..self.tensors.len()).map(|i| keccak256(&self.encode_tensor(TensorId(i as u32)))).collect();
+        let tensors: Vec<Hash> = (0..self.tensors.len())
+            .map(|i| keccak256(&self.encode_tensor(TensorId(i as u32))))
+            .collect();
         let ops: Vec<Hash> = (0..self.ops.len()).map(|i| self.op_leaf(i)).collect();
         let layers: Vec<Hash> = self
             .layers
@@ -242,9 +263,18 @@ impl Program {
                 keccak256(&b)
             })
             .collect();
-        let outputs: Vec<Hash> = self.outputs.iter().map(|t| keccak256(&t.0.to_be_bytes())).collect();
+        let outputs: Vec<Hash> = self
+            .outputs
+            .iter()
+            .map(|t| keccak256(&t.0.to_be_bytes()))
+            .collect();
         let mut pre = PROGRAM_TAG.to_vec();
-        for root in [list_root(&tensors), list_root(&ops), list_root(&layers), list_root(&outputs)] {
+        for root in [
+            list_root(&tensors),
+            list_root(&ops),
+            list_root(&layers),
+            list_root(&outputs),
+        ] {
             pre.extend_from_slice(&root);
         }
         keccak256(&pre)
@@ -276,8 +306,14 @@ impl Program {
     pub fn op_error(&self, i: usize, e: Error) -> Error {
         let label = self.ops.get(i).map(|n| n.op.label()).unwrap_or_default();
         match e {
-            Error::Op { msg, .. } => Error::Op { op: format!("op {i} ({label})"), msg },
-            other => Error::Op { op: format!("op {i} ({label})"), msg: other.to_string() },
+            Error::Op { msg, .. } => Error::Op {
+                op: format!("op {i} ({label})"),
+                msg,
+            },
+            other => Error::Op {
+                op: format!("op {i} ({label})"),
+                msg: other.to_string(),
+            },
         }
     }
 }

@@ -58,7 +58,13 @@ impl Builder {
 
     /// `x @ w^T (+ bias)` for a weight `w` stored `[out, in]` (the PyTorch / GGUF layout).
     pub fn linear(&mut self, x: TensorId, w: TensorId, bias: Option<TensorId>) -> Result<TensorId> {
-        let y = self.op(Op::MatMul { ta: false, tb: true }, &[x, w])?;
+        let y = self.op(
+            Op::MatMul {
+                ta: false,
+                tb: true,
+            },
+            &[x, w],
+        )?;
         match bias {
             Some(b) => self.binary(Prim::Add, y, b),
             None => Ok(y),
@@ -67,12 +73,19 @@ impl Builder {
 
     /// Reduce along the last axis.
     pub fn reduce_last(&mut self, p: Prim, x: TensorId) -> Result<TensorId> {
-        let axis = self.shape(x)?.len().checked_sub(1).ok_or_else(|| Error::Program(format!("{x} is a scalar")))?;
+        let axis = self
+            .shape(x)?
+            .len()
+            .checked_sub(1)
+            .ok_or_else(|| Error::Program(format!("{x} is a scalar")))?;
         self.op(Op::Reduce { prim: p, axis }, &[x])
     }
 
     fn last_len(&self, x: TensorId) -> Result<usize> {
-        self.shape(x)?.last().copied().ok_or_else(|| Error::Program(format!("{x} is a scalar; it needs an axis")))
+        self.shape(x)?
+            .last()
+            .copied()
+            .ok_or_else(|| Error::Program(format!("{x} is a scalar; it needs an axis")))
     }
 
     /// Mean along the last axis: `div(sum(x), n)`.
@@ -84,7 +97,13 @@ impl Builder {
 
     /// LayerNorm over the last axis: `d = x - mean(x)`, `v = mean(d*d)`,
     /// `y = fma(d * rsqrt(v + eps), gamma, beta)`.
-    pub fn layer_norm(&mut self, x: TensorId, gamma: TensorId, beta: TensorId, eps: f32) -> Result<TensorId> {
+    pub fn layer_norm(
+        &mut self,
+        x: TensorId,
+        gamma: TensorId,
+        beta: TensorId,
+        eps: f32,
+    ) -> Result<TensorId> {
         let mean = self.mean_last(x)?;
         let d = self.binary(Prim::Sub, x, mean)?;
         let sq = self.binary(Prim::Mul, d, d)?;
@@ -131,7 +150,13 @@ impl Builder {
     }
 
     /// GeGLU feed-forward (Gemma): `down(gelu_tanh(gate(x)) * up(x))`.
-    pub fn geglu_ffn(&mut self, x: TensorId, gate: TensorId, up: TensorId, down: TensorId) -> Result<TensorId> {
+    pub fn geglu_ffn(
+        &mut self,
+        x: TensorId,
+        gate: TensorId,
+        up: TensorId,
+        down: TensorId,
+    ) -> Result<TensorId> {
         let g = self.linear(x, gate, None)?;
         let u = self.linear(x, up, None)?;
         let h = self.map(MapFn::GeGlu, &[g, u])?;
@@ -145,8 +170,22 @@ impl Builder {
 
     /// A causal (and, with `window > 0`, sliding-window) additive mask `[rows, cols]`
     /// for queries at positions `offset..offset + rows`.
-    pub fn causal_mask(&mut self, rows: usize, cols: usize, offset: usize, window: usize) -> Result<TensorId> {
-        self.op(Op::Mask { rows, cols, offset, window }, &[])
+    pub fn causal_mask(
+        &mut self,
+        rows: usize,
+        cols: usize,
+        offset: usize,
+        window: usize,
+    ) -> Result<TensorId> {
+        self.op(
+            Op::Mask {
+                rows,
+                cols,
+                offset,
+                window,
+            },
+            &[],
+        )
     }
 
     /// Rotary embedding (rotate-half / NeoX layout) of `x` `[.., T, D]` with
@@ -157,11 +196,27 @@ impl Builder {
         let shape = self.shape(x)?;
         let d = self.last_len(x)?;
         if d % 2 != 0 {
-            return Err(Error::Program(format!("rope needs an even head dimension, {x} has shape {shape:?}")));
+            return Err(Error::Program(format!(
+                "rope needs an even head dimension, {x} has shape {shape:?}"
+            )));
         }
         let axis = shape.len() - 1;
-        let lo = self.op(Op::Slice { axis, start: 0, len: d / 2 }, &[x])?;
-        let hi = self.op(Op::Slice { axis, start: d / 2, len: d / 2 }, &[x])?;
+        let lo = self.op(
+            Op::Slice {
+                axis,
+                start: 0,
+                len: d / 2,
+            },
+            &[x],
+        )?;
+        let hi = self.op(
+            Op::Slice {
+                axis,
+                start: d / 2,
+                len: d / 2,
+            },
+            &[x],
+        )?;
         let r = self.op(Op::Concat { axis }, &[hi, lo])?;
         self.map(MapFn::Rope, &[x, r, cos, sin])
     }
@@ -169,18 +224,40 @@ impl Builder {
     /// `[T, H * D]` -> `[H, T, D]`.
     pub fn split_heads(&mut self, x: TensorId, heads: usize, head_dim: usize) -> Result<TensorId> {
         let t = self.shape(x)?[0];
-        let r = self.op(Op::Reshape { shape: vec![t, heads, head_dim] }, &[x])?;
-        self.op(Op::Permute { perm: vec![1, 0, 2] }, &[r])
+        let r = self.op(
+            Op::Reshape {
+                shape: vec![t, heads, head_dim],
+            },
+            &[x],
+        )?;
+        self.op(
+            Op::Permute {
+                perm: vec![1, 0, 2],
+            },
+            &[r],
+        )
     }
 
     /// `[H, T, D]` -> `[T, H * D]`.
     pub fn merge_heads(&mut self, x: TensorId) -> Result<TensorId> {
         let s = self.shape(x)?;
         if s.len() != 3 {
-            return Err(Error::Program(format!("merge_heads needs [H, T, D], {x} is {s:?}")));
+            return Err(Error::Program(format!(
+                "merge_heads needs [H, T, D], {x} is {s:?}"
+            )));
         }
-        let p = self.op(Op::Permute { perm: vec![1, 0, 2] }, &[x])?;
-        self.op(Op::Reshape { shape: vec![s[1], s[0] * s[2]] }, &[p])
+        let p = self.op(
+            Op::Permute {
+                perm: vec![1, 0, 2],
+            },
+            &[x],
+        )?;
+        self.op(
+            Op::Reshape {
+                shape: vec![s[1], s[0] * s[2]],
+            },
+            &[p],
+        )
     }
 
     /// Scaled dot-product attention with grouped KV heads and a KV cache.
@@ -200,21 +277,40 @@ impl Builder {
         past: Option<(TensorId, TensorId)>,
         mask: Option<TensorId>,
     ) -> Result<AttentionOut> {
-        if cfg.kv_heads == 0 || cfg.heads % cfg.kv_heads != 0 {
+        if cfg.kv_heads == 0 || !cfg.heads.is_multiple_of(cfg.kv_heads) {
             return Err(Error::Program(format!(
                 "attention: {} query heads cannot be grouped over {} KV heads",
                 cfg.heads, cfg.kv_heads
             )));
         }
         let (keys, values) = match past {
-            Some((pk, pv)) => (self.op(Op::Concat { axis: 1 }, &[pk, k])?, self.op(Op::Concat { axis: 1 }, &[pv, v])?),
+            Some((pk, pv)) => (
+                self.op(Op::Concat { axis: 1 }, &[pk, k])?,
+                self.op(Op::Concat { axis: 1 }, &[pv, v])?,
+            ),
             None => (k, v),
         };
-        let scores = self.op(Op::MatMul { ta: false, tb: true }, &[q, keys])?;
+        let scores = self.op(
+            Op::MatMul {
+                ta: false,
+                tb: true,
+            },
+            &[q, keys],
+        )?;
         let scaled = self.with_const(Prim::Mul, scores, cfg.scale)?;
         let probs = self.softmax(scaled, mask)?;
-        let ctx = self.op(Op::MatMul { ta: false, tb: false }, &[probs, values])?;
-        Ok(AttentionOut { context: self.merge_heads(ctx)?, keys, values })
+        let ctx = self.op(
+            Op::MatMul {
+                ta: false,
+                tb: false,
+            },
+            &[probs, values],
+        )?;
+        Ok(AttentionOut {
+            context: self.merge_heads(ctx)?,
+            keys,
+            values,
+        })
     }
 }
 
