@@ -114,6 +114,24 @@ fn matmul_every_layout() {
             );
         }
     }
+    // Column blocks plus a remainder, and the single-row (decode) column split.
+    check(
+        Op::MatMul {
+            ta: false,
+            tb: false,
+        },
+        &[f32t(&mut r, &[3, 21], true), f32t(&mut r, &[21, 19], true)],
+    );
+    check(
+        Op::MatMul {
+            ta: false,
+            tb: true,
+        },
+        &[
+            f32t(&mut r, &[1, 517], false),
+            f32t(&mut r, &[523, 517], false),
+        ],
+    );
     // Large enough to take the multi-threaded path.
     check(
         Op::MatMul {

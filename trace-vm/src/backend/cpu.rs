@@ -4,7 +4,7 @@
 //! [`Reference`](crate::arith::Reference) every primitive goes through
 //! SoftFloat. Both follow the micro-trace order exactly.
 
-use crate::arith::{Arith, Eval, NEG_INF, POS_ZERO, Prim, kernels};
+use crate::arith::{Arith, Eval, Fast, NEG_INF, POS_ZERO, Prim, Reference, gemm, kernels};
 use crate::commit::DType;
 use crate::error::{Error, Result};
 use crate::ops::layout::{AxisGeom, MatMulGeom, broadcast_index, broadcast_strides, strides};
@@ -13,6 +13,44 @@ use crate::ops::{Desc, MapFn, Op, quant, sample};
 use crate::tensor::Tensor;
 
 use super::Backend;
+
+/// `C = A · Bᵀ` with A `m x k`, B `n x k`, C `m x n` (row-major): every
+/// element the canonical dot product of its row and column.
+pub trait Gemm: Arith {
+    /// Fill `c`; the default runs [`Arith::dot`] per element.
+    fn gemm_nt(
+        &self,
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[u32],
+        b: &[u32],
+        c: &mut [u32],
+    ) -> Result<()> {
+        for (i, row) in c.chunks_mut(n.max(1)).enumerate().take(m) {
+            for (j, o) in row.iter_mut().enumerate() {
+                *o = self.dot(&a[i * k..(i + 1) * k], &b[j * k..(j + 1) * k])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Gemm for Reference {}
+
+impl Gemm for Fast {
+    fn gemm_nt(
+        &self,
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[u32],
+        b: &[u32],
+        c: &mut [u32],
+    ) -> Result<()> {
+        gemm::gemm_nt(m, n, k, a, b, c)
+    }
+}
 
 /// Work (multiply-adds) below which a matmul runs on one thread.
 const PAR_MIN_WORK: usize = 1 << 18;
@@ -41,7 +79,7 @@ fn threads() -> usize {
         .unwrap_or(1)
 }
 
-impl<A: Arith> Backend for Cpu<A> {
+impl<A: Gemm> Backend for Cpu<A> {
     fn name(&self) -> String {
         format!("cpu-{}", self.arith.name())
     }
@@ -105,15 +143,16 @@ fn last(t: &Tensor) -> usize {
     t.shape().last().copied().unwrap_or(1)
 }
 
-fn matmul<A: Arith>(a: &A, g: MatMulGeom, x: &[u32], y: &[u32]) -> Result<Vec<u32>> {
+fn matmul<A: Gemm>(a: &A, g: MatMulGeom, x: &[u32], y: &[u32]) -> Result<Vec<u32>> {
     let (m, n, k) = (g.m, g.n, g.k);
     let mut out = vec![0u32; g.batch * m * n];
     if out.is_empty() {
         return Ok(out);
     }
-    // B's columns and A's rows are made contiguous once per batch so that
-    // every output element is one canonical dot product of two slices.
-    let mut bt: Vec<u32> = Vec::new();
+    // B's columns and A's rows are made contiguous (copied only when stored
+    // the other way) so that every output element is one canonical dot
+    // product of two slices.
+    let mut bt_owned: Vec<u32> = Vec::new();
     let mut bt_batch = usize::MAX;
     let mut at: Vec<u32> = Vec::new();
     let par = if m * n * k >= PAR_MIN_WORK {
@@ -122,16 +161,22 @@ fn matmul<A: Arith>(a: &A, g: MatMulGeom, x: &[u32], y: &[u32]) -> Result<Vec<u3
         1
     };
     for b in 0..g.batch {
-        if b / g.group != bt_batch {
-            bt_batch = b / g.group;
-            bt.clear();
-            bt.extend(
-                (0..n)
-                    .flat_map(|j| (0..k).map(move |i| (j, i)))
-                    .map(|(j, i)| y[g.b_index(b, i, j)]),
-            );
-        }
-        let rows: &[u32] = if g.ta || k == 0 {
+        let bb = b / g.group;
+        let bt: &[u32] = if g.tb {
+            &y[bb * n * k..(bb + 1) * n * k]
+        } else {
+            if bb != bt_batch {
+                bt_batch = bb;
+                bt_owned.clear();
+                bt_owned.extend(
+                    (0..n)
+                        .flat_map(|j| (0..k).map(move |i| (j, i)))
+                        .map(|(j, i)| y[g.b_index(b, i, j)]),
+                );
+            }
+            &bt_owned
+        };
+        let rows: &[u32] = if g.ta {
             at.clear();
             at.extend(
                 (0..m)
@@ -143,28 +188,33 @@ fn matmul<A: Arith>(a: &A, g: MatMulGeom, x: &[u32], y: &[u32]) -> Result<Vec<u3
             &x[b * m * k..(b + 1) * m * k]
         };
         let block = &mut out[b * m * n..(b + 1) * m * n];
-        let rows_per = m.div_ceil(par).max(1);
-        let bt = &bt;
+        // Split rows across threads; a single row (decoding) splits columns.
         std::thread::scope(|s| -> Result<()> {
-            let jobs: Vec<_> = block
-                .chunks_mut(rows_per * n)
-                .enumerate()
-                .map(|(c, chunk)| {
-                    s.spawn(move || -> Result<()> {
-                        for (r, orow) in chunk.chunks_mut(n).enumerate() {
-                            let arow = &rows[(c * rows_per + r) * k..(c * rows_per + r + 1) * k];
-                            for (j, o) in orow.iter_mut().enumerate() {
-                                *o = a.dot(arow, &bt[j * k..(j + 1) * k])?;
-                            }
-                        }
-                        Ok(())
-                    })
-                })
-                .collect();
-            for j in jobs {
-                j.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?;
+            let mut jobs = Vec::new();
+            if m >= par {
+                let rows_per = m.div_ceil(par);
+                for (c, chunk) in block.chunks_mut(rows_per * n).enumerate() {
+                    let r0 = c * rows_per;
+                    let rs = chunk.len() / n;
+                    jobs.push(s.spawn(move || {
+                        a.gemm_nt(rs, n, k, &rows[r0 * k..(r0 + rs) * k], bt, chunk)
+                    }));
+                }
+            } else {
+                let cols_per = n.div_ceil(par);
+                for (r, orow) in block.chunks_mut(n).enumerate() {
+                    let row = &rows[r * k..(r + 1) * k];
+                    for (c, chunk) in orow.chunks_mut(cols_per).enumerate() {
+                        let c0 = c * cols_per;
+                        let cs = chunk.len();
+                        jobs.push(s.spawn(move || {
+                            a.gemm_nt(1, cs, k, row, &bt[c0 * k..(c0 + cs) * k], chunk)
+                        }));
+                    }
+                }
             }
-            Ok(())
+            jobs.into_iter()
+                .try_for_each(|j| j.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
         })?;
     }
     Ok(out)

@@ -6,7 +6,7 @@
 
 mod cpu;
 
-pub use cpu::Cpu;
+pub use cpu::{Cpu, Gemm};
 
 use crate::error::Result;
 use crate::ops::Op;
