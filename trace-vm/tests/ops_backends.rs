@@ -175,6 +175,15 @@ fn matmul_micro_trace_is_the_canonical_dot() {
 #[test]
 fn map_every_function_with_broadcasting() {
     let mut r = Rng(3);
+    // Large enough to be split across threads, with a broadcast operand.
+    check(
+        Op::Map(MapFn::NormScale),
+        &[
+            f32t(&mut r, &[3, 130, 47], true),
+            f32t(&mut r, &[130, 1], true),
+            f32t(&mut r, &[47], true),
+        ],
+    );
     let mut fns = vec![
         MapFn::RsqrtEps(1e-5f32.to_bits()),
         MapFn::ExpSub,

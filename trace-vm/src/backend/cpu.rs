@@ -220,6 +220,9 @@ fn matmul<A: Gemm>(a: &A, g: MatMulGeom, x: &[u32], y: &[u32]) -> Result<Vec<u32
     Ok(out)
 }
 
+/// Elements below which a map runs on one thread.
+const PAR_MIN_ELEMS: usize = 1 << 14;
+
 fn map<A: Arith>(
     a: &A,
     f: MapFn,
@@ -235,21 +238,40 @@ fn map<A: Arith>(
     let rank = out_shape.len();
     let inner = out_shape.last().copied().unwrap_or(1);
     let bs: Vec<Vec<usize>> = shapes.iter().map(|s| broadcast_strides(s, rank)).collect();
-    let step: Vec<usize> = bs.iter().map(|s| s.last().copied().unwrap_or(0)).collect();
-    let arity = xs.len();
-    let mut args = [0u32; 4];
-    for (r, row) in out.chunks_mut(inner).enumerate() {
-        let base: Vec<usize> = bs
-            .iter()
-            .map(|s| broadcast_index(out_shape, s, r * inner))
-            .collect();
-        for (i, o) in row.iter_mut().enumerate() {
-            for k in 0..arity {
-                args[k] = xs[k][base[k] + i * step[k]];
-            }
-            *o = f.eval(a, &args[..arity]);
+    let rows = total / inner;
+    let par = if total >= PAR_MIN_ELEMS {
+        threads().min(rows)
+    } else {
+        1
+    };
+    let rows_per = rows.div_ceil(par);
+    // Each output row is contiguous; along it every input moves with a
+    // fixed stride (0 where broadcast), so only the row start needs the
+    // full index computation.
+    let run_rows = |first_row: usize, chunk: &mut [u32]| {
+        let mut args = [0u32; 4];
+        let (mut base, mut step) = ([0usize; 4], [0usize; 4]);
+        for (k, s) in bs.iter().enumerate() {
+            step[k] = s.last().copied().unwrap_or(0);
         }
-    }
+        for (r, row) in chunk.chunks_mut(inner).enumerate() {
+            for (k, s) in bs.iter().enumerate() {
+                base[k] = broadcast_index(out_shape, s, (first_row + r) * inner);
+            }
+            for (i, o) in row.iter_mut().enumerate() {
+                for k in 0..xs.len() {
+                    args[k] = xs[k][base[k] + i * step[k]];
+                }
+                *o = f.eval(a, &args[..xs.len()]);
+            }
+        }
+    };
+    std::thread::scope(|s| {
+        for (c, chunk) in out.chunks_mut(rows_per * inner).enumerate() {
+            let run_rows = &run_rows;
+            s.spawn(move || run_rows(c * rows_per, chunk));
+        }
+    });
     out
 }
 
