@@ -188,6 +188,10 @@ fn matmul<A: Gemm>(a: &A, g: MatMulGeom, x: &[u32], y: &[u32]) -> Result<Vec<u32
             &x[b * m * k..(b + 1) * m * k]
         };
         let block = &mut out[b * m * n..(b + 1) * m * n];
+        if par == 1 {
+            a.gemm_nt(m, n, k, rows, bt, block)?;
+            continue;
+        }
         // Split rows across threads; a single row (decoding) splits columns.
         std::thread::scope(|s| -> Result<()> {
             let mut jobs = Vec::new();
@@ -266,6 +270,10 @@ fn map<A: Arith>(
             }
         }
     };
+    if par == 1 {
+        run_rows(0, &mut out);
+        return out;
+    }
     std::thread::scope(|s| {
         for (c, chunk) in out.chunks_mut(rows_per * inner).enumerate() {
             let run_rows = &run_rows;
