@@ -41,6 +41,10 @@ enum Command {
     Devnet(cmd::devnet::DevnetArgs),
     /// Talk to the deterministic VM directly.
     Vm(cmd::vm::VmArgs),
+    /// Installed models and their commitments.
+    Model(cmd::model::ModelArgs),
+    /// Run a model in the VM and show its trace commitment.
+    Trace(cmd::trace::TraceArgs),
 }
 
 impl Cli {
@@ -50,6 +54,8 @@ impl Cli {
         match self.command {
             Command::Devnet(args) => args.run(&ctx).await,
             Command::Vm(args) => args.run(),
+            Command::Model(args) => args.run(&ctx),
+            Command::Trace(args) => args.run(&ctx),
         }
     }
 }

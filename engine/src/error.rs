@@ -66,6 +66,9 @@ pub enum Error {
     /// Reading a batch of VM operations failed.
     #[error(transparent)]
     Vm(#[from] trace_vm::Error),
+    /// A model could not be found, loaded, compiled or run.
+    #[error(transparent)]
+    Model(#[from] trace_vm::models::Error),
     /// A game-crate failure (deployment record, contract call).
     #[error(transparent)]
     Bisection(#[from] bisection::Error),

@@ -1,4 +1,6 @@
 //! One module per subcommand: `XxxArgs` (clap) plus its `run()`.
 
 pub mod devnet;
+pub mod model;
+pub mod trace;
 pub mod vm;
