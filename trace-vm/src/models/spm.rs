@@ -2,8 +2,7 @@
 //! (`tokenizer.ggml.model = "llama"`: tokens, scores and token types).
 //!
 //! Encoding follows SentencePiece's BPE (and llama.cpp's `spm` tokenizer):
-//! spaces become `▁`, user-defined tokens are matched first as whole pieces,
-//! the rest starts as single characters and the adjacent pair whose joined
+//! spaces become `▁`, the text starts as single characters and the adjacent pair whose joined
 //! text is a token with the highest score is merged until none is left (ties:
 //! leftmost first); characters that are not tokens fall back to their UTF-8
 //! bytes (`<0xNN>` tokens). Control and user-defined pieces that occur in the
@@ -172,12 +171,11 @@ impl SpmTokenizer {
         if self.add_bos {
             out.push(self.bos);
         }
-        let mut text = text.replace(' ', &SPACE.to_string());
-        if self.add_space_prefix && !text.is_empty() {
-            text.insert(0, SPACE);
-        }
-        let mut rest = text.as_str();
-        // Split on control and user-defined pieces (matched whole, longest first).
+        // Control and user-defined pieces are matched in the raw text (some
+        // are runs of spaces or newlines), longest first; the text between
+        // them is escaped and merged.
+        let mut rest = text;
+        let mut first = true;
         while !rest.is_empty() {
             let hit = rest.char_indices().find_map(|(at, c)| {
                 self.specials
@@ -186,16 +184,22 @@ impl SpmTokenizer {
                     .find(|&&u| rest[at..].starts_with(self.pieces[u as usize].as_str()))
                     .map(|&u| (at, u))
             });
-            match hit {
-                Some((at, u)) => {
-                    self.encode_bpe(&rest[..at], &mut out);
+            let (plain, special) = match hit {
+                Some((at, u)) => (&rest[..at], Some(u)),
+                None => (rest, None),
+            };
+            let mut escaped = plain.replace(' ', &SPACE.to_string());
+            if first && self.add_space_prefix && !escaped.is_empty() {
+                escaped.insert(0, SPACE);
+            }
+            first = false;
+            self.encode_bpe(&escaped, &mut out);
+            match special {
+                Some(u) => {
                     out.push(u);
-                    rest = &rest[at + self.pieces[u as usize].len()..];
+                    rest = &rest[plain.len() + self.pieces[u as usize].len()..];
                 }
-                None => {
-                    self.encode_bpe(rest, &mut out);
-                    rest = "";
-                }
+                None => rest = "",
             }
         }
         out
