@@ -65,12 +65,19 @@ fn setup() -> Option<(Decoder, Fixture)> {
 fn tokenizer_ids_match_reference() {
     let Some((dec, fx)) = setup() else { return };
     let tok = dec.tokenizer();
-    let texts = fx.tokenizer.iter().map(|c| (&c.text, &c.ids)).chain(fx.texts.iter().map(|t| (&t.text, &t.ids)));
+    let texts = fx
+        .tokenizer
+        .iter()
+        .map(|c| (&c.text, &c.ids))
+        .chain(fx.texts.iter().map(|t| (&t.text, &t.ids)));
     for (text, ids) in texts {
         assert_eq!(&tok.encode(text), ids, "token ids of {text:?}");
     }
     assert_eq!(tok.encode("Once upon a time"), fx.greedy.prompt_ids);
-    assert_eq!(tok.decode(&fx.greedy.ids), fx.greedy.text.replace("<eos>", ""));
+    assert_eq!(
+        tok.decode(&fx.greedy.ids),
+        fx.greedy.text.replace("<eos>", "")
+    );
 }
 
 #[test]
@@ -78,20 +85,38 @@ fn teacher_forced_logits_match_reference() {
     let Some((dec, fx)) = setup() else { return };
     let backend = Cpu::new(Fast);
     let texts: Vec<(&[u32], &[Position])> = if support::full_size() {
-        fx.texts.iter().map(|t| (t.ids.as_slice(), t.positions.as_slice())).collect()
+        fx.texts
+            .iter()
+            .map(|t| (t.ids.as_slice(), t.positions.as_slice()))
+            .collect()
     } else {
         vec![(&fx.texts[0].ids[..6], &fx.texts[0].positions[..6])]
     };
     let (mut agree, mut total, mut worst, mut sum) = (0usize, 0usize, 1f64, 0f64);
     for (ids, positions) in texts {
-        let compiled = dec.compile(Task::Score { len: ids.len() }).expect("compile");
+        let compiled = dec
+            .compile(Task::Score { len: ids.len() })
+            .expect("compile");
         let logits = dec.score(&compiled, &backend, ids).expect("score");
         for (row, p) in logits.iter().zip(positions) {
-            let top1 = row.iter().enumerate().fold(0, |best, (i, &v)| if v > row[best] { i } else { best });
+            let top1 = row
+                .iter()
+                .enumerate()
+                .fold(0, |best, (i, &v)| if v > row[best] { i } else { best });
             agree += usize::from(top1 == p.top_ids[0]);
             total += 1;
-            let ours: Vec<f32> = fx.subset.iter().chain(&p.top_ids).map(|&i| row[i]).collect();
-            let theirs: Vec<f32> = p.subset_logits.iter().chain(&p.top_logits).copied().collect();
+            let ours: Vec<f32> = fx
+                .subset
+                .iter()
+                .chain(&p.top_ids)
+                .map(|&i| row[i])
+                .collect();
+            let theirs: Vec<f32> = p
+                .subset_logits
+                .iter()
+                .chain(&p.top_logits)
+                .copied()
+                .collect();
             let cos = support::cosine(&ours, &theirs);
             worst = worst.min(cos);
             sum += cos;
@@ -113,12 +138,22 @@ fn teacher_forced_logits_match_reference() {
 #[test]
 fn greedy_generation_matches_reference() {
     let Some((dec, fx)) = setup() else { return };
-    let n = if support::full_size() { fx.greedy.ids.len() } else { 2 };
+    let n = if support::full_size() {
+        fx.greedy.ids.len()
+    } else {
+        2
+    };
     let prompt = &fx.greedy.prompt_ids;
     let compiled = dec
-        .compile(Task::Generate { prompt_len: prompt.len(), new_tokens: n, sampling: Sampling::Greedy })
+        .compile(Task::Generate {
+            prompt_len: prompt.len(),
+            new_tokens: n,
+            sampling: Sampling::Greedy,
+        })
         .expect("compile");
-    let g = dec.generate(&compiled, &Cpu::new(Fast), prompt).expect("generate");
+    let g = dec
+        .generate(&compiled, &Cpu::new(Fast), prompt)
+        .expect("generate");
     assert_eq!(g.ids, fx.greedy.ids[..n]);
 }
 
@@ -127,10 +162,19 @@ fn seeded_sampling_is_reproducible() {
     let Some((dec, _)) = setup() else { return };
     let prompt = dec.tokenizer().encode("The weather today is");
     let run = |seed| {
-        let sampling = Sampling::Seeded { seed, temperature: 1.0 };
-        let compiled =
-            dec.compile(Task::Generate { prompt_len: prompt.len(), new_tokens: 2, sampling }).expect("compile");
-        dec.generate(&compiled, &Cpu::new(Fast), &prompt).expect("generate")
+        let sampling = Sampling::Seeded {
+            seed,
+            temperature: 1.0,
+        };
+        let compiled = dec
+            .compile(Task::Generate {
+                prompt_len: prompt.len(),
+                new_tokens: 2,
+                sampling,
+            })
+            .expect("compile");
+        dec.generate(&compiled, &Cpu::new(Fast), &prompt)
+            .expect("generate")
     };
     let (a, b) = (run(7), run(7));
     assert_eq!(a.ids, b.ids);
@@ -148,35 +192,74 @@ fn fast_and_reference_backends_give_the_same_trace() {
     let Some((dec, _)) = setup() else { return };
     let prompt = dec.tokenizer().encode("Hi");
     let compiled = dec
-        .compile(Task::Generate { prompt_len: prompt.len(), new_tokens: 1, sampling: Sampling::Greedy })
+        .compile(Task::Generate {
+            prompt_len: prompt.len(),
+            new_tokens: 1,
+            sampling: Sampling::Greedy,
+        })
         .expect("compile");
     let inputs = dec.inputs(&prompt).expect("inputs");
     let layer = |name: &str| {
-        compiled.program.layers().iter().position(|l| l.name == name).unwrap_or_else(|| panic!("no layer {name}"))
+        compiled
+            .program
+            .layers()
+            .iter()
+            .position(|l| l.name == name)
+            .unwrap_or_else(|| panic!("no layer {name}"))
     };
     let (local, global) = (layer("step0.block0"), layer("step0.block5"));
-    let fast = exec::run_with(&compiled.program, &Cpu::new(Fast), &compiled.weights, &inputs, &[local, global])
-        .expect("fast run");
+    let fast = exec::run_with(
+        &compiled.program,
+        &Cpu::new(Fast),
+        &compiled.weights,
+        &inputs,
+        &[local, global],
+    )
+    .expect("fast run");
     for state in &fast.captured {
-        let r = exec::run_layer(&compiled.program, &Cpu::new(Reference), &compiled.weights, state).expect("reference layer");
-        assert_eq!(r.state_out.root().expect("root"), fast.state_roots[state.index + 1], "layer {}", state.index);
+        let r = exec::run_layer(
+            &compiled.program,
+            &Cpu::new(Reference),
+            &compiled.weights,
+            state,
+        )
+        .expect("reference layer");
+        assert_eq!(
+            r.state_out.root().expect("root"),
+            fast.state_roots[state.index + 1],
+            "layer {}",
+            state.index
+        );
     }
     if std::env::var("REFUTE_SLOW").is_ok_and(|v| v == "1") {
-        let reference = compiled.run(&Cpu::new(Reference), &inputs).expect("reference run");
+        let reference = compiled
+            .run(&Cpu::new(Reference), &inputs)
+            .expect("reference run");
         assert_eq!(reference.trace_root, fast.trace_root);
     }
 }
 
 #[test]
 fn commitment_is_a_function_of_the_file() {
-    let Some(dir) = support::model("gemma3-270m") else { return };
-    let root = |_| Decoder::open(dir.join("model.gguf")).expect("open").canonical().expect("compile").model_root().expect("root");
+    let Some(dir) = support::model("gemma3-270m") else {
+        return;
+    };
+    let root = |_| {
+        Decoder::open(dir.join("model.gguf"))
+            .expect("open")
+            .canonical()
+            .expect("compile")
+            .model_root()
+            .expect("root")
+    };
     assert_eq!(root(0), root(1));
 }
 
 #[test]
 fn damaged_files_and_bad_inputs_are_clear_errors() {
-    let Some(dir) = support::model("gemma3-270m") else { return };
+    let Some(dir) = support::model("gemma3-270m") else {
+        return;
+    };
     let path = dir.join("model.gguf");
     let bytes = std::fs::read(&path).expect("read");
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -187,8 +270,24 @@ fn damaged_files_and_bad_inputs_are_clear_errors() {
         assert!(err.contains(&format!("cut{cut}.gguf")), "{err}");
     }
     let dec = Decoder::open(&path).expect("open");
-    let too_long = Task::Generate { prompt_len: 4000, new_tokens: 1, sampling: Sampling::Greedy };
-    assert!(dec.compile(too_long).expect_err("too long").to_string().contains("positions"));
-    assert!(dec.compile(Task::Generate { prompt_len: 1, new_tokens: 0, sampling: Sampling::Greedy }).is_err());
+    let too_long = Task::Generate {
+        prompt_len: 4000,
+        new_tokens: 1,
+        sampling: Sampling::Greedy,
+    };
+    assert!(
+        dec.compile(too_long)
+            .expect_err("too long")
+            .to_string()
+            .contains("positions")
+    );
+    assert!(
+        dec.compile(Task::Generate {
+            prompt_len: 1,
+            new_tokens: 0,
+            sampling: Sampling::Greedy
+        })
+        .is_err()
+    );
     assert!(dec.inputs(&[300_000]).is_err());
 }

@@ -36,7 +36,12 @@ fn tokenizer_ids_match_reference() {
     let Some((enc, fx)) = setup() else { return };
     assert!(fx.cases.len() >= 20);
     for c in &fx.cases {
-        assert_eq!(enc.tokenize(&c.text).expect("tokenize"), c.ids, "token ids of {:?}", c.text);
+        assert_eq!(
+            enc.tokenize(&c.text).expect("tokenize"),
+            c.ids,
+            "token ids of {:?}",
+            c.text
+        );
     }
 }
 
@@ -55,21 +60,30 @@ fn embeddings_match_reference() {
         worst = worst.min(cos);
         if let Some(canonical) = &canonical {
             // Padding to 128 tokens must not move the embedding.
-            let padded = enc.embed(canonical, &backend, &c.text).expect("embed at 128");
+            let padded = enc
+                .embed(canonical, &backend, &c.text)
+                .expect("embed at 128");
             let cos = support::cosine(&padded.vector, &c.embedding);
             assert!(cos >= 0.9999, "cosine {cos} at 128 tokens for {:?}", c.text);
         }
     }
-    eprintln!("minilm-l6: {} sentences, worst cosine vs reference {worst:.8}", fx.cases.len());
+    eprintln!(
+        "minilm-l6: {} sentences, worst cosine vs reference {worst:.8}",
+        fx.cases.len()
+    );
 }
 
 #[test]
 fn fast_and_reference_backends_give_the_same_trace() {
     let Some((enc, _)) = setup() else { return };
     let text = "a b";
-    let compiled = enc.compile(enc.tokenize(text).expect("tokenize").len()).expect("compile");
+    let compiled = enc
+        .compile(enc.tokenize(text).expect("tokenize").len())
+        .expect("compile");
     let fast = enc.embed(&compiled, &Cpu::new(Fast), text).expect("fast");
-    let reference = enc.embed(&compiled, &Cpu::new(Reference), text).expect("reference");
+    let reference = enc
+        .embed(&compiled, &Cpu::new(Reference), text)
+        .expect("reference");
     assert_eq!(fast.run.state_roots, reference.run.state_roots);
     assert_eq!(fast.run.trace_root, reference.run.trace_root);
     assert_eq!(fast.vector, reference.vector);
@@ -77,13 +91,24 @@ fn fast_and_reference_backends_give_the_same_trace() {
 
 #[test]
 fn commitment_is_a_function_of_the_files() {
-    let Some(dir) = support::model("minilm-l6") else { return };
-    let a = Encoder::open(&dir).expect("open").canonical().expect("compile");
-    let b = Encoder::open(&dir).expect("open").canonical().expect("compile");
+    let Some(dir) = support::model("minilm-l6") else {
+        return;
+    };
+    let a = Encoder::open(&dir)
+        .expect("open")
+        .canonical()
+        .expect("compile");
+    let b = Encoder::open(&dir)
+        .expect("open")
+        .canonical()
+        .expect("compile");
     assert_eq!(a.program.hash(), b.program.hash());
     assert_eq!(a.model_root().expect("root"), b.model_root().expect("root"));
     // A different input shape is a different program.
-    let short = Encoder::open(&dir).expect("open").compile(16).expect("compile");
+    let short = Encoder::open(&dir)
+        .expect("open")
+        .compile(16)
+        .expect("compile");
     assert_ne!(short.program.hash(), a.program.hash());
     // 6 blocks + embeddings + pooling.
     assert_eq!(a.program.layers().len(), 8);
@@ -91,13 +116,21 @@ fn commitment_is_a_function_of_the_files() {
 
 /// Copy the package's small files into a temporary directory, with
 /// `model.safetensors` replaced by `weights`.
-fn package_with(dir: &std::path::Path, weights: &[u8], config: Option<String>) -> tempfile::TempDir {
+fn package_with(
+    dir: &std::path::Path,
+    weights: &[u8],
+    config: Option<String>,
+) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().expect("tempdir");
     for f in ["config.json", "modules.json", "tokenizer.json"] {
         std::fs::copy(dir.join(f), tmp.path().join(f)).expect("copy");
     }
     std::fs::create_dir(tmp.path().join("1_Pooling")).expect("mkdir");
-    std::fs::copy(dir.join("1_Pooling/config.json"), tmp.path().join("1_Pooling/config.json")).expect("copy");
+    std::fs::copy(
+        dir.join("1_Pooling/config.json"),
+        tmp.path().join("1_Pooling/config.json"),
+    )
+    .expect("copy");
     std::fs::write(tmp.path().join("model.safetensors"), weights).expect("write");
     if let Some(c) = config {
         std::fs::write(tmp.path().join("config.json"), c).expect("write");
@@ -107,20 +140,40 @@ fn package_with(dir: &std::path::Path, weights: &[u8], config: Option<String>) -
 
 #[test]
 fn damaged_packages_are_clear_errors() {
-    let Some(dir) = support::model("minilm-l6") else { return };
+    let Some(dir) = support::model("minilm-l6") else {
+        return;
+    };
     let weights = std::fs::read(dir.join("model.safetensors")).expect("read");
 
     let truncated = package_with(&dir, &weights[..weights.len() / 2], None);
-    let err = Encoder::open(truncated.path()).expect_err("truncated weights").to_string();
+    let err = Encoder::open(truncated.path())
+        .expect_err("truncated weights")
+        .to_string();
     assert!(err.contains("model.safetensors"), "{err}");
 
     let config = std::fs::read_to_string(dir.join("config.json")).expect("read");
-    let wrong = package_with(&dir, &weights, Some(config.replace("\"intermediate_size\": 1536", "\"intermediate_size\": 1024")));
-    let err = Encoder::open(wrong.path()).expect("open").canonical().expect_err("wrong shape").to_string();
-    assert!(err.contains("encoder.layer.0.intermediate.dense.weight") && err.contains("[1024, 384]"), "{err}");
+    let wrong = package_with(
+        &dir,
+        &weights,
+        Some(config.replace("\"intermediate_size\": 1536", "\"intermediate_size\": 1024")),
+    );
+    let err = Encoder::open(wrong.path())
+        .expect("open")
+        .canonical()
+        .expect_err("wrong shape")
+        .to_string();
+    assert!(
+        err.contains("encoder.layer.0.intermediate.dense.weight") && err.contains("[1024, 384]"),
+        "{err}"
+    );
 
-    let err = models::locate(&trace_vm::format::models_dir(), "no-such-model").expect_err("missing").to_string();
-    assert!(err.contains("no-such-model") && err.contains("minilm-l6"), "{err}");
+    let err = models::locate(&trace_vm::format::models_dir(), "no-such-model")
+        .expect_err("missing")
+        .to_string();
+    assert!(
+        err.contains("no-such-model") && err.contains("minilm-l6"),
+        "{err}"
+    );
 
     let enc = Encoder::open(&dir).expect("open");
     assert!(enc.compile(0).is_err());

@@ -1,0 +1,187 @@
+//! Merkle tree rules shared by every Refute commitment.
+//!
+//! - hash: keccak256 (Ethereum's, not NIST SHA3-256);
+//! - internal node = keccak256(left ‖ right) (64 bytes, no sorting);
+//! - a list of n leaf hashes is padded on the right with [`ZERO_HASH`]
+//!   (32 zero bytes, used as a hash, not hashed) to 2^d leaves,
+//!   d = ceil(log2(max(n, 1))); for n = 1 the root is the leaf hash itself.
+
+use std::sync::OnceLock;
+
+use sha3::Digest;
+
+/// A 32-byte keccak256 hash.
+pub type Hash = [u8; 32];
+
+/// The padding leaf: 32 zero bytes.
+pub const ZERO_HASH: Hash = [0u8; 32];
+
+/// keccak256 of `data`.
+#[inline]
+pub fn keccak256(data: &[u8]) -> Hash {
+    sha3::Keccak256::digest(data).into()
+}
+
+/// An internal node: keccak256(left ‖ right).
+#[inline]
+pub fn node(left: &Hash, right: &Hash) -> Hash {
+    let mut h = sha3::Keccak256::new();
+    h.update(left);
+    h.update(right);
+    h.finalize().into()
+}
+
+/// keccak256 as an `rs_merkle` hasher (nodes are keccak256(left ‖ right)).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Keccak256;
+
+impl rs_merkle::Hasher for Keccak256 {
+    type Hash = Hash;
+    fn hash(data: &[u8]) -> Hash {
+        keccak256(data)
+    }
+    fn concat_and_hash(left: &Hash, right: Option<&Hash>) -> Hash {
+        // Refute trees are always padded to a power of two, so `right` is
+        // always present; `None` keeps rs_merkle's promotion rule.
+        match right {
+            Some(r) => node(left, r),
+            None => *left,
+        }
+    }
+}
+
+/// Root of a full tree of zero leaves: Z[0] = ZERO_HASH, Z[h+1] = node(Z[h], Z[h]).
+pub fn zero_hash(height: usize) -> Hash {
+    static Z: OnceLock<Vec<Hash>> = OnceLock::new();
+    let z = Z.get_or_init(|| {
+        let mut v = vec![ZERO_HASH];
+        for h in 0..64 {
+            let n = node(&v[h], &v[h]);
+            v.push(n);
+        }
+        v
+    });
+    z[height.min(64)]
+}
+
+/// ceil(log2(max(n, 1))): the depth of the padded tree over n leaves.
+pub fn depth_for(n: u64) -> usize {
+    if n <= 1 {
+        0
+    } else {
+        (64 - (n - 1).leading_zeros()) as usize
+    }
+}
+
+/// Incremental Merkle root over a stream of leaf hashes, O(log n) memory.
+#[derive(Clone, Debug, Default)]
+pub struct MerkleAccumulator {
+    /// Pending complete subtrees, heights strictly decreasing from bottom to top.
+    stack: Vec<(usize, Hash)>,
+    count: u64,
+}
+
+impl MerkleAccumulator {
+    /// Empty accumulator.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of leaves pushed.
+    pub fn len(&self) -> u64 {
+        self.count
+    }
+
+    /// True when no leaf was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Bytes held (for memory accounting): the pending stack.
+    pub fn held_bytes(&self) -> usize {
+        self.stack.capacity() * std::mem::size_of::<(usize, Hash)>()
+    }
+
+    /// Append a leaf hash.
+    pub fn push(&mut self, leaf: Hash) {
+        let mut h = 0usize;
+        let mut x = leaf;
+        while let Some(&(th, top)) = self.stack.last() {
+            if th != h {
+                break;
+            }
+            self.stack.pop();
+            x = node(&top, &x);
+            h += 1;
+        }
+        self.stack.push((h, x));
+        self.count += 1;
+    }
+
+    /// Root of the tree padded with zero hashes to 2^depth leaves.
+    /// `depth` must be at least [`depth_for`]`(len)`; a smaller value is raised to it.
+    pub fn root_at_depth(&self, depth: usize) -> Hash {
+        let depth = depth.max(depth_for(self.count));
+        let mut it = self.stack.iter().rev();
+        let Some(&(mut h, mut x)) = it.next() else {
+            return zero_hash(depth);
+        };
+        for &(th, top) in it {
+            while h < th {
+                x = node(&x, &zero_hash(h));
+                h += 1;
+            }
+            x = node(&top, &x);
+            h += 1;
+        }
+        while h < depth {
+            x = node(&x, &zero_hash(h));
+            h += 1;
+        }
+        x
+    }
+
+    /// Root of the tree padded to the next power of two.
+    pub fn root(&self) -> Hash {
+        self.root_at_depth(depth_for(self.count))
+    }
+}
+
+/// Merkle root of `leaves` (padded with zero hashes to a power of two).
+pub fn merkle_root(leaves: &[Hash]) -> Hash {
+    let mut acc = MerkleAccumulator::new();
+    for l in leaves {
+        acc.push(*l);
+    }
+    acc.root()
+}
+
+/// A list commitment: keccak256(uint256(len) ‖ merkle_root(items)), len big-endian in 32 bytes.
+pub fn list_root(items: &[Hash]) -> Hash {
+    list_root_from(items.len() as u64, &merkle_root(items))
+}
+
+/// [`list_root`] from a length and an already computed Merkle root.
+pub fn list_root_from(len: u64, root: &Hash) -> Hash {
+    node(&u256(len), root)
+}
+
+/// A u64 as a big-endian 32-byte word (Solidity `uint256`).
+pub fn u256(x: u64) -> Hash {
+    let mut w = [0u8; 32];
+    w[24..].copy_from_slice(&x.to_be_bytes());
+    w
+}
+
+/// Recompute a root from a leaf hash, its index and its sibling path (bottom-up).
+pub fn root_from_path(leaf: Hash, index: u64, siblings: &[Hash]) -> Hash {
+    let mut x = leaf;
+    for (k, s) in siblings.iter().enumerate() {
+        x = if (index >> k) & 1 == 0 {
+            node(&x, s)
+        } else {
+            node(s, &x)
+        };
+    }
+    x
+}
