@@ -11,6 +11,7 @@ pub mod gemm;
 pub mod kernels;
 pub mod program;
 mod reference;
+pub mod simd;
 pub mod transcendental;
 
 pub use fast::Fast;

@@ -34,6 +34,18 @@ pub trait Gemm: Arith {
         }
         Ok(())
     }
+
+    /// One output row of a map: `out[i] = f(xs[0][base[0] + i*step[0]], ..)`.
+    /// The default runs [`MapFn::eval`] per element.
+    fn map_row(&self, f: MapFn, xs: &[&[u32]], base: &[usize], step: &[usize], out: &mut [u32]) {
+        let mut args = [0u32; 4];
+        for (i, o) in out.iter_mut().enumerate() {
+            for (k, x) in xs.iter().enumerate() {
+                args[k] = x[base[k] + i * step[k]];
+            }
+            *o = f.eval(self, &args[..xs.len()]);
+        }
+    }
 }
 
 impl Gemm for Reference {}
@@ -49,6 +61,10 @@ impl Gemm for Fast {
         c: &mut [u32],
     ) -> Result<()> {
         gemm::gemm_nt(m, n, k, a, b, c)
+    }
+
+    fn map_row(&self, f: MapFn, xs: &[&[u32]], base: &[usize], step: &[usize], out: &mut [u32]) {
+        f.eval_row(xs, base, step, out)
     }
 }
 
@@ -227,7 +243,7 @@ fn matmul<A: Gemm>(a: &A, g: MatMulGeom, x: &[u32], y: &[u32]) -> Result<Vec<u32
 /// Elements below which a map runs on one thread.
 const PAR_MIN_ELEMS: usize = 1 << 14;
 
-fn map<A: Arith>(
+fn map<A: Gemm>(
     a: &A,
     f: MapFn,
     xs: &[&[u32]],
@@ -253,7 +269,6 @@ fn map<A: Arith>(
     // fixed stride (0 where broadcast), so only the row start needs the
     // full index computation.
     let run_rows = |first_row: usize, chunk: &mut [u32]| {
-        let mut args = [0u32; 4];
         let (mut base, mut step) = ([0usize; 4], [0usize; 4]);
         for (k, s) in bs.iter().enumerate() {
             step[k] = s.last().copied().unwrap_or(0);
@@ -262,12 +277,7 @@ fn map<A: Arith>(
             for (k, s) in bs.iter().enumerate() {
                 base[k] = broadcast_index(out_shape, s, (first_row + r) * inner);
             }
-            for (i, o) in row.iter_mut().enumerate() {
-                for k in 0..xs.len() {
-                    args[k] = xs[k][base[k] + i * step[k]];
-                }
-                *o = f.eval(a, &args[..xs.len()]);
-            }
+            a.map_row(f, xs, &base[..xs.len()], &step[..xs.len()], row);
         }
     };
     if par == 1 {
