@@ -10,6 +10,7 @@
 //! - [`batch`]: the line-oriented batch interface for differential testers.
 //! - [`commit`]: keccak256 Merkle commitments (tensors, element proofs, lists,
 //!   streaming trace hashing).
+//! - [`onnx`]: the ONNX graph → program compiler.
 //!
 //! The normative definitions are in `docs/SPEC.md`.
 
@@ -21,6 +22,7 @@ pub mod error;
 pub mod exec;
 pub mod format;
 pub mod models;
+pub mod onnx;
 pub mod ops;
 pub mod program;
 pub mod tensor;
