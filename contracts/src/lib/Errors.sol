@@ -49,3 +49,56 @@ error WithdrawalFailed(address account, uint256 amount);
 
 /// @notice A deployment parameter is out of range.
 error InvalidConfig(string reason);
+
+/// @notice The claim still has an open dispute game; it cannot finalize until every game is settled.
+error GamesOpen(uint256 claimId, uint256 openGames);
+
+/// @notice The challenge window of the claim closed at `deadline`.
+error ChallengeWindowClosed(uint256 claimId, uint256 deadline);
+
+/// @notice The claim fields or level sizes given do not hash to the claim's commitment.
+error ClaimMismatch(uint256 claimId);
+
+/// @notice The level sizes are out of range (1 to `maxLevels` levels, each list 2 to 2^48 entries).
+error InvalidLevelSizes();
+
+/// @notice This game was not opened by this contract, or it was settled already.
+error UnknownChallenge(uint256 gameId);
+
+/// @notice The game has no winner yet.
+error GameNotOver(uint256 gameId);
+
+// ---------------------------------------------------------------- DisputeGame
+
+/// @notice No game has this id.
+error UnknownGame(uint256 gameId);
+
+/// @notice The game is over.
+error GameOver(uint256 gameId);
+
+/// @notice The move is not the one the game waits for (`phase`: 1 reveal, 2 pick, 3 step).
+error WrongAction(uint256 gameId, uint8 phase);
+
+/// @notice The caller is not the side to move.
+error NotYourTurn(uint256 gameId, address caller);
+
+/// @notice The mover's clock ran out before it moved.
+error ClockExpired(uint256 gameId, address mover);
+
+/// @notice A timeout was called while the side to move still had `left` seconds.
+error NotExpired(uint256 gameId, uint256 left);
+
+/// @notice A reveal with the wrong number of children.
+error ChildCount(uint256 expected, uint256 got);
+
+/// @notice The revealed children do not hash to the disputed node.
+error ChildrenMismatch();
+
+/// @notice A pick outside the revealed children, or of a subtree holding only padding.
+error BadPick(uint256 child);
+
+/// @notice A pick of the first entry of a list, agreed when the list was committed.
+error AgreedEntry();
+
+/// @notice A Merkle proof that does not verify (`which`: what it should have proven).
+error BadProof(string which);

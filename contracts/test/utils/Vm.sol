@@ -37,6 +37,8 @@ interface Vm {
     // gas
     function pauseGasMetering() external;
     function resumeGasMetering() external;
+    /// @dev Marks `target`'s account and storage cold again, to measure a move as its own transaction would.
+    function cool(address target) external;
 
     // files, processes and environment (FFI needs `ffi = true` in the active profile)
     function ffi(string[] calldata commandInput) external returns (bytes memory result);

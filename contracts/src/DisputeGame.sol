@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {IDisputeGame} from "./interfaces/IDisputeGame.sol";
+import {IStepVerifier} from "./interfaces/IStepVerifier.sol";
+import {Merkle} from "./lib/Merkle.sol";
+import {
+    AgreedEntry,
+    BadPick,
+    BadProof,
+    ChildCount,
+    ChildrenMismatch,
+    ClockExpired,
+    GameOver,
+    InvalidConfig,
+    InvalidLevelSizes,
+    NotExpired,
+    NotYourTurn,
+    UnknownGame,
+    WrongAction
+} from "./lib/Errors.sol";
+
+/// @title DisputeGame
+/// @notice k-ary dissection games (see IDisputeGame and docs/SPEC.md 7). The rules mirror the pure
+///         model in bisection/src/game/rules.rs check for check: the same moves are accepted and
+///         rejected for the same reasons, in the same order (game over, turn, clock, phase, then the
+///         move's own checks), and a rejected move changes nothing.
+/// @dev One difference of form, not of rule: a reveal's children are not stored (16 slots would cost
+///      far more than the move); they are in the `Revealed` event and calldata, and a pick names the
+///      child with its hash and its Merkle proof against the disputed node (which the reveal checked
+///      the children hash to). The game holds no ether and calls only the step verifier, by
+///      staticcall.
+contract DisputeGame is IDisputeGame {
+    /// @notice Most levels a game may have.
+    uint256 public constant MAX_LEVELS = 16;
+    /// @notice Most entries a list may have (keeps every index shift inside 64 bits).
+    uint64 public constant MAX_LIST_SIZE = uint64(1) << 48;
+    /// @notice Largest arity exponent a deployment may use (64 children per reveal).
+    uint8 public constant MAX_ARITY_LOG2 = 6;
+
+    /// @inheritdoc IDisputeGame
+    IStepVerifier public immutable verifier;
+    /// @inheritdoc IDisputeGame
+    uint8 public immutable arityLog2;
+    /// @inheritdoc IDisputeGame
+    uint64 public immutable clock;
+
+    /// @dev Everything a move updates but the node sits in slot 0, so a move writes two slots.
+    ///      Clocks and timestamps fit 40 bits (clock <= 30 days; timestamps until the year 36812),
+    ///      indices 48 bits (lists have at most 2^48 entries).
+    struct Game {
+        // slot 0
+        Phase phase;
+        uint8 level;
+        uint8 depth;
+        uint48 index;
+        uint40 lastMove;
+        uint40 defenderClock;
+        uint40 challengerClock;
+        uint32 defenderMoves;
+        uint32 challengerMoves;
+        // slot 1
+        bytes32 node;
+        // slot 2
+        bytes32 root;
+        address defender;
+        address challenger;
+        address owner;
+        bytes32 context;
+        uint64[] sizes;
+        uint64[] path;
+    }
+
+    Game[] private _games;
+
+    /// @param verifier_ The one-step verifier (a contract).
+    /// @param arityLog2_ Each reveal opens 2^arityLog2_ descendants, 1 to MAX_ARITY_LOG2.
+    /// @param clock_ Each side's thinking time per game, 1 s to 30 days.
+    constructor(IStepVerifier verifier_, uint8 arityLog2_, uint64 clock_) {
+        if (address(verifier_).code.length == 0) revert InvalidConfig("verifier is not a contract");
+        if (arityLog2_ == 0 || arityLog2_ > MAX_ARITY_LOG2) revert InvalidConfig("arityLog2 out of range");
+        if (clock_ == 0 || clock_ > 30 days) revert InvalidConfig("clock out of range");
+        verifier = verifier_;
+        arityLog2 = arityLog2_;
+        clock = clock_;
+    }
+
+    /// @inheritdoc IDisputeGame
+    function create(address defender, address challenger, bytes32 root, uint64[] calldata sizes, bytes32 context)
+        external
+        returns (uint256 gameId)
+    {
+        uint256 levels = sizes.length;
+        if (levels == 0 || levels > MAX_LEVELS) revert InvalidLevelSizes();
+        for (uint256 l; l < levels; ++l) {
+            if (sizes[l] < 2 || sizes[l] > MAX_LIST_SIZE) revert InvalidLevelSizes();
+        }
+        gameId = _games.length;
+        Game storage g = _games.push();
+        g.phase = Phase.Reveal;
+        g.lastMove = uint40(block.timestamp);
+        g.defenderClock = uint40(clock);
+        g.challengerClock = uint40(clock);
+        g.defender = defender;
+        g.challenger = challenger;
+        g.owner = msg.sender;
+        g.root = root;
+        g.node = root;
+        g.context = context;
+        g.sizes = sizes;
+        emit GameCreated(gameId, msg.sender, defender, challenger, root, sizes, context);
+    }
+
+    /// @inheritdoc IDisputeGame
+    function reveal(uint256 gameId, bytes32[] calldata children) external {
+        Game storage g = _move(gameId, Phase.Reveal);
+        uint256 k = _revealLog2(g, Merkle.depthFor(g.sizes[g.level]));
+        uint256 expected = 1 << k;
+        if (children.length != expected) revert ChildCount(expected, children.length);
+        if (Merkle.rootOfPow2(children) != g.node) revert ChildrenMismatch();
+        g.phase = Phase.Pick;
+        emit Revealed(gameId, g.level, g.depth, g.index, children);
+    }
+
+    /// @inheritdoc IDisputeGame
+    function pick(uint256 gameId, uint256 child, bytes32 childHash, bytes32[] calldata proof) external {
+        Game storage g = _move(gameId, Phase.Pick);
+        uint256 len = g.sizes[g.level];
+        uint256 treeDepth = Merkle.depthFor(len);
+        uint256 k = _revealLog2(g, treeDepth);
+        if (child >= 1 << k) revert BadPick(child);
+        uint256 depth = g.depth + k;
+        uint256 index = (uint256(g.index) << k) + child;
+        uint256 below = treeDepth - depth;
+        // A subtree of padding only is not part of the list: nothing to dispute.
+        if (index << below >= len) revert BadPick(child);
+        if (below == 0 && index == 0) revert AgreedEntry();
+        if (proof.length != k || Merkle.rootFromPath(childHash, child, proof) != g.node) {
+            revert BadProof("picked child");
+        }
+        g.depth = uint8(depth);
+        g.index = uint48(index);
+        g.node = childHash;
+        g.phase = below == 0 ? Phase.Step : Phase.Reveal;
+        emit Picked(gameId, g.level, uint8(depth), uint64(index), childHash);
+    }
+
+    /// @inheritdoc IDisputeGame
+    function expand(
+        uint256 gameId,
+        bytes32 pre,
+        bytes32[] calldata preProof,
+        bytes32 subRoot,
+        bytes32[] calldata firstProof,
+        bytes32[] calldata lastProof
+    ) external {
+        Game storage g = _move(gameId, Phase.Step);
+        uint256 level = g.level;
+        if (level + 1 == g.sizes.length) revert WrongAction(gameId, uint8(Phase.Step));
+        _checkPre(g, pre, preProof);
+        uint256 subLen = g.sizes[level + 1];
+        uint256 subDepth = Merkle.depthFor(subLen);
+        if (firstProof.length != subDepth || Merkle.rootFromPath(pre, 0, firstProof) != subRoot) {
+            revert BadProof("expansion's first entry");
+        }
+        if (lastProof.length != subDepth || Merkle.rootFromPath(g.node, subLen - 1, lastProof) != subRoot) {
+            revert BadProof("expansion's last entry");
+        }
+        uint48 index = g.index;
+        g.path.push(index);
+        g.level = uint8(level + 1);
+        g.root = subRoot;
+        g.depth = 0;
+        g.index = 0;
+        g.node = subRoot;
+        g.phase = Phase.Reveal;
+        emit Expanded(gameId, uint8(level), index, subRoot);
+    }
+
+    /// @inheritdoc IDisputeGame
+    function step(uint256 gameId, bytes calldata pre, bytes calldata post, bytes32[] calldata preProof) external {
+        Game storage g = _move(gameId, Phase.Step);
+        uint256 level = g.level;
+        if (level + 1 != g.sizes.length) revert WrongAction(gameId, uint8(Phase.Step));
+        _checkPre(g, verifier.leafHash(pre), preProof);
+        if (verifier.leafHash(post) != g.node) revert BadProof("step output");
+        uint64[] memory path = new uint64[](level + 1);
+        for (uint256 l; l < level; ++l) {
+            path[l] = g.path[l];
+        }
+        path[level] = g.index;
+        Phase winner = verifier.verify(g.context, path, pre, post) ? Phase.DefenderWon : Phase.ChallengerWon;
+        g.phase = winner;
+        emit GameResolved(gameId, winner, false);
+    }
+
+    /// @inheritdoc IDisputeGame
+    function timeout(uint256 gameId) external {
+        Game storage g = _game(gameId);
+        Phase phase = g.phase;
+        if (phase == Phase.DefenderWon || phase == Phase.ChallengerWon) revert GameOver(gameId);
+        bool defenderToMove = phase != Phase.Pick;
+        uint256 left = defenderToMove ? g.defenderClock : g.challengerClock;
+        uint256 elapsed = block.timestamp - g.lastMove;
+        if (elapsed <= left) revert NotExpired(gameId, left - elapsed);
+        Phase winner;
+        if (defenderToMove) {
+            g.defenderClock = 0;
+            winner = Phase.ChallengerWon;
+        } else {
+            g.challengerClock = 0;
+            winner = Phase.DefenderWon;
+        }
+        g.phase = winner;
+        emit GameResolved(gameId, winner, true);
+    }
+
+    /// @inheritdoc IDisputeGame
+    function phaseOf(uint256 gameId) external view returns (Phase) {
+        return _game(gameId).phase;
+    }
+
+    /// @inheritdoc IDisputeGame
+    function getGame(uint256 gameId) external view returns (GameView memory v) {
+        Game storage g = _game(gameId);
+        v.owner = g.owner;
+        v.defender = g.defender;
+        v.challenger = g.challenger;
+        v.phase = g.phase;
+        v.level = g.level;
+        v.depth = g.depth;
+        v.index = g.index;
+        v.defenderClock = g.defenderClock;
+        v.challengerClock = g.challengerClock;
+        v.lastMove = g.lastMove;
+        v.defenderMoves = g.defenderMoves;
+        v.challengerMoves = g.challengerMoves;
+        v.root = g.root;
+        v.node = g.node;
+        v.context = g.context;
+        v.sizes = g.sizes;
+        v.path = g.path;
+    }
+
+    /// @inheritdoc IDisputeGame
+    function gameCount() external view returns (uint256) {
+        return _games.length;
+    }
+
+    function _game(uint256 gameId) private view returns (Game storage) {
+        if (gameId >= _games.length) revert UnknownGame(gameId);
+        return _games[gameId];
+    }
+
+    /// @dev The checks every move shares, in the model's order, then the mover's clock and move count.
+    ///      A later revert of the move undoes these effects with the rest.
+    function _move(uint256 gameId, Phase want) private returns (Game storage g) {
+        g = _game(gameId);
+        Phase phase = g.phase;
+        if (phase == Phase.DefenderWon || phase == Phase.ChallengerWon) revert GameOver(gameId);
+        bool defenderToMove = phase != Phase.Pick;
+        if (msg.sender != (defenderToMove ? g.defender : g.challenger)) revert NotYourTurn(gameId, msg.sender);
+        uint256 elapsed = block.timestamp - g.lastMove;
+        uint256 left = defenderToMove ? g.defenderClock : g.challengerClock;
+        if (elapsed > left) revert ClockExpired(gameId, msg.sender);
+        if (phase != want) revert WrongAction(gameId, uint8(phase));
+        if (defenderToMove) {
+            g.defenderClock = uint40(left - elapsed);
+            ++g.defenderMoves;
+        } else {
+            g.challengerClock = uint40(left - elapsed);
+            ++g.challengerMoves;
+        }
+        g.lastMove = uint40(block.timestamp);
+    }
+
+    function _revealLog2(Game storage g, uint256 treeDepth) private view returns (uint256) {
+        uint256 left = treeDepth - g.depth;
+        return arityLog2 < left ? arityLog2 : left;
+    }
+
+    /// @dev The disputed step's input is entry `index - 1` of the current list.
+    function _checkPre(Game storage g, bytes32 pre, bytes32[] calldata proof) private view {
+        uint256 treeDepth = Merkle.depthFor(g.sizes[g.level]);
+        if (proof.length != treeDepth || Merkle.rootFromPath(pre, g.index - 1, proof) != g.root) {
+            revert BadProof("step input");
+        }
+    }
+}

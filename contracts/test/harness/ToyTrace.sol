@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {Merkle} from "../../src/lib/Merkle.sol";
+import {IDisputeGame} from "../../src/interfaces/IDisputeGame.sol";
+import {ToyStepVerifier} from "./ToyStepVerifier.sol";
+
+/// @notice Padded Merkle trees over leaf lists (SPEC 4.1), computed naively for tests.
+library ToyTree {
+    /// @notice Node (`depth`, `index`) of the padded tree of depth `d` over `leaves`.
+    function nodeAt(bytes32[] memory leaves, uint256 d, uint256 depth, uint256 index) internal pure returns (bytes32) {
+        if (depth == d) return index < leaves.length ? leaves[index] : bytes32(0);
+        return Merkle.hashPair(nodeAt(leaves, d, depth + 1, 2 * index), nodeAt(leaves, d, depth + 1, 2 * index + 1));
+    }
+
+    function root(bytes32[] memory leaves) internal pure returns (bytes32) {
+        return nodeAt(leaves, Merkle.depthFor(leaves.length), 0, 0);
+    }
+
+    /// @notice Siblings of leaf `i`, bottom up.
+    function proof(bytes32[] memory leaves, uint256 i) internal pure returns (bytes32[] memory p) {
+        uint256 d = Merkle.depthFor(leaves.length);
+        p = new bytes32[](d);
+        for (uint256 k; k < d; ++k) {
+            p[k] = nodeAt(leaves, d, d - k, (i >> k) ^ 1);
+        }
+    }
+
+    /// @notice The 2^k descendants of node (`depth`, `index`).
+    function descendants(bytes32[] memory leaves, uint256 depth, uint256 index, uint256 k)
+        internal
+        pure
+        returns (bytes32[] memory c)
+    {
+        uint256 d = Merkle.depthFor(leaves.length);
+        c = new bytes32[](1 << k);
+        for (uint256 j; j < c.length; ++j) {
+            c[j] = nodeAt(leaves, d, depth + k, (index << k) + j);
+        }
+    }
+
+    /// @notice Proof of `children[c]` against the root of `children` (a power-of-two list).
+    function pickProof(bytes32[] memory children, uint256 c) internal pure returns (bytes32[] memory) {
+        return proof(children, c);
+    }
+}
+
+/// @notice One party's run of the toy VM (bisection/src/game/toy.rs `ToyTrace`): honest, or with
+///         the primitive at `faultPath` corrupted by XOR with `faultMask`; and its honest moves.
+contract ToyTrace {
+    ToyStepVerifier public immutable toy;
+    uint64 public immutable input;
+    uint64 public immutable faultMask;
+    uint64[] internal _sizes;
+    uint64[] internal _faultPath;
+
+    constructor(ToyStepVerifier toy_, uint64[] memory sizes_, uint64 input_, uint64[] memory faultPath_, uint64 mask_) {
+        toy = toy_;
+        _sizes = sizes_;
+        input = input_;
+        _faultPath = faultPath_;
+        faultMask = mask_;
+    }
+
+    function sizes() external view returns (uint64[] memory) {
+        return _sizes;
+    }
+
+    function _isFault(uint64[] memory path) internal view returns (bool) {
+        if (faultMask == 0 || path.length != _faultPath.length) return false;
+        for (uint256 i; i < path.length; ++i) {
+            if (path[i] != _faultPath[i]) return false;
+        }
+        return true;
+    }
+
+    function _runStep(uint64[] memory path, uint256 len, uint64 state) internal view returns (uint64) {
+        if (len == _sizes.length) {
+            uint64[] memory p = new uint64[](len);
+            for (uint256 i; i < len; ++i) {
+                p[i] = path[i];
+            }
+            uint64 r = toy.primitive(p, state);
+            return _isFault(p) ? r ^ faultMask : r;
+        }
+        for (uint64 j = 1; j < _sizes[len]; ++j) {
+            path[len] = j;
+            state = _runStep(path, len + 1, state);
+        }
+        return state;
+    }
+
+    /// @notice All entries of the list at `path`.
+    function list(uint64[] memory path) public view returns (uint64[] memory entries) {
+        uint64 pre = input;
+        if (path.length > 0) {
+            uint64[] memory parent = new uint64[](path.length - 1);
+            for (uint256 i; i < parent.length; ++i) {
+                parent[i] = path[i];
+            }
+            pre = list(parent)[path[path.length - 1] - 1];
+        }
+        uint256 level = path.length;
+        entries = new uint64[](_sizes[level]);
+        entries[0] = pre;
+        uint64[] memory prefix = new uint64[](_sizes.length);
+        for (uint256 i; i < level; ++i) {
+            prefix[i] = path[i];
+        }
+        for (uint64 j = 1; j < _sizes[level]; ++j) {
+            prefix[level] = j;
+            entries[j] = _runStep(prefix, level + 1, entries[j - 1]);
+        }
+    }
+
+    function leaves(uint64[] memory path) public view returns (bytes32[] memory l) {
+        uint64[] memory e = list(path);
+        l = new bytes32[](e.length);
+        for (uint256 i; i < e.length; ++i) {
+            l[i] = keccak256(abi.encodePacked(e[i]));
+        }
+    }
+
+    function root(uint64[] memory path) external view returns (bytes32) {
+        return ToyTree.root(leaves(path));
+    }
+
+    // ------------------------------------------------------------ honest moves (strategy.rs `Honest`)
+
+    function revealChildren(IDisputeGame.GameView memory g, uint256 arityLog2)
+        external
+        view
+        returns (bytes32[] memory)
+    {
+        bytes32[] memory l = leaves(g.path);
+        uint256 left = Merkle.depthFor(l.length) - g.depth;
+        uint256 k = arityLog2 < left ? arityLog2 : left;
+        return ToyTree.descendants(l, g.depth, g.index, k);
+    }
+
+    /// @notice The first revealed child (holding real entries) that differs from this trace's tree.
+    function honestPick(IDisputeGame.GameView memory g, bytes32[] memory children)
+        external
+        view
+        returns (bool found, uint256 child)
+    {
+        bytes32[] memory l = leaves(g.path);
+        uint256 d = Merkle.depthFor(l.length);
+        uint256 k = Merkle.depthFor(children.length);
+        uint256 below = d - g.depth - k;
+        for (uint256 c; c < children.length; ++c) {
+            uint256 pos = (uint256(g.index) << k) + c;
+            if (pos << below < l.length && ToyTree.nodeAt(l, d, g.depth + k, pos) != children[c]) return (true, c);
+        }
+    }
+
+    function expandArgs(IDisputeGame.GameView memory g)
+        external
+        view
+        returns (bytes32 pre, bytes32[] memory preProof, bytes32 subRoot, bytes32[] memory first, bytes32[] memory last)
+    {
+        bytes32[] memory l = leaves(g.path);
+        pre = l[g.index - 1];
+        preProof = ToyTree.proof(l, g.index - 1);
+        uint64[] memory sub = new uint64[](g.path.length + 1);
+        for (uint256 i; i < g.path.length; ++i) {
+            sub[i] = g.path[i];
+        }
+        sub[g.path.length] = g.index;
+        bytes32[] memory s = leaves(sub);
+        subRoot = ToyTree.root(s);
+        first = ToyTree.proof(s, 0);
+        last = ToyTree.proof(s, s.length - 1);
+    }
+
+    function stepArgs(IDisputeGame.GameView memory g)
+        external
+        view
+        returns (bytes memory pre, bytes memory post, bytes32[] memory preProof)
+    {
+        uint64[] memory e = list(g.path);
+        pre = abi.encodePacked(e[g.index - 1]);
+        post = abi.encodePacked(e[g.index]);
+        preProof = ToyTree.proof(leaves(g.path), g.index - 1);
+    }
+}
