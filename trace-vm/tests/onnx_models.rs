@@ -1,0 +1,139 @@
+//! Models C (paraphrase-MiniLM-L3, opset 17) and E (magika, opset 15)
+//! compiled from their ONNX files and run in the VM: compilation is
+//! deterministic, the fast and reference backends agree on the trace root,
+//! and magika classifies source files correctly (an end-to-end check that
+//! does not depend on the code under test: the label comes from the model).
+
+mod format_common;
+
+use trace_vm::arith::{Fast, Reference};
+use trace_vm::backend::Cpu;
+use trace_vm::format::onnx::OnnxModel;
+use trace_vm::onnx;
+use trace_vm::tensor::Tensor;
+
+fn open(dir: &str) -> Option<OnnxModel> {
+    let path = format_common::installed(&format!("{dir}/model.onnx"))?;
+    Some(OnnxModel::open(path).expect("installed model parses"))
+}
+
+/// magika's input: the first and last 1024 bytes (padded with token 256).
+fn magika_input(bytes: &[u8]) -> Vec<i32> {
+    const HALF: usize = 1024;
+    const PAD: i32 = 256;
+    let trimmed = bytes.trim_ascii();
+    let mut beg: Vec<i32> = trimmed.iter().take(HALF).map(|&b| i32::from(b)).collect();
+    beg.resize(HALF, PAD);
+    let tail = &trimmed[trimmed.len().saturating_sub(HALF)..];
+    let mut end = vec![PAD; HALF - tail.len()];
+    end.extend(tail.iter().map(|&b| i32::from(b)));
+    [beg, end].concat()
+}
+
+fn labels() -> Vec<String> {
+    let path = format_common::installed("magika/config.json").expect("config next to the model");
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path).expect("config is readable"))
+            .expect("config is JSON");
+    cfg["target_labels_space"]
+        .as_array()
+        .expect("label list")
+        .iter()
+        .map(|v| v.as_str().expect("label").to_string())
+        .collect()
+}
+
+#[test]
+fn magika_classifies_source_files_and_backends_agree() {
+    let Some(model) = open("magika") else {
+        return;
+    };
+    let compiled = onnx::compile(&model, &[vec![1, 2048]]).expect("magika compiles");
+    let again = onnx::compile(&model, &[vec![1, 2048]]).expect("magika compiles");
+    assert_eq!(compiled.program.hash(), again.program.hash());
+    assert_eq!(
+        compiled.model_root().expect("root"),
+        again.model_root().expect("root")
+    );
+    assert!(compiled.program.layers().len() > 1, "boundary states exist");
+    let labels = labels();
+    let sources = [
+        (include_bytes!("onnx_models.rs").as_slice(), "rust"),
+        (
+            include_bytes!("../../scripts/reference/common.py").as_slice(),
+            "python",
+        ),
+    ];
+    for (bytes, want) in sources {
+        let input = Tensor::i32(&[1, 2048], &magika_input(bytes)).expect("input");
+        let fast = compiled
+            .run(&Cpu::new(Fast), std::slice::from_ref(&input))
+            .expect("fast run");
+        let probs = fast.outputs[0].words("probs").expect("F32 output");
+        assert_eq!(probs.len(), labels.len());
+        let p: Vec<f32> = probs.iter().map(|&b| f32::from_bits(b)).collect();
+        let sum: f32 = p.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-4, "softmax sums to {sum}");
+        let best = (0..p.len())
+            .max_by(|&a, &b| p[a].total_cmp(&p[b]))
+            .expect("labels");
+        assert_eq!(labels[best], want, "p = {}", p[best]);
+        let reference = compiled
+            .run(&Cpu::new(Reference), &[input])
+            .expect("reference run");
+        assert_eq!(
+            fast.trace_root, reference.trace_root,
+            "fast and reference traces differ"
+        );
+        assert_eq!(fast.outputs, reference.outputs);
+    }
+}
+
+#[test]
+fn paraphrase_minilm_l3_runs_and_backends_agree() {
+    let Some(model) = open("paraphrase-minilm-l3") else {
+        return;
+    };
+    let t = 6;
+    let compiled = onnx::compile(&model, &[vec![1, t], vec![1, t]]).expect("model C compiles");
+    assert_eq!(compiled.inputs, ["input_ids", "attention_mask"]);
+    assert!(compiled.program.layers().len() > 3, "boundary states exist");
+    // "[CLS] hello world [SEP]" and two padding positions.
+    let ids = Tensor::i32(&[1, t], &[101, 7592, 2088, 102, 0, 0]).expect("ids");
+    let mask = Tensor::i32(&[1, t], &[1, 1, 1, 1, 0, 0]).expect("mask");
+    let fast = compiled
+        .run(&Cpu::new(Fast), &[ids.clone(), mask.clone()])
+        .expect("fast run");
+    let at = |name: &str| {
+        compiled
+            .outputs
+            .iter()
+            .position(|o| o == name)
+            .expect("output")
+    };
+    let pooled = fast.outputs[at("461")].words("pooled").expect("F32");
+    assert_eq!(fast.outputs[at("461")].shape(), [1, 384]);
+    let v: Vec<f32> = pooled.iter().map(|&b| f32::from_bits(b)).collect();
+    assert!(v.iter().all(|x| x.is_finite()) && v.iter().any(|&x| x != 0.0));
+    // Padding is masked out: changing a padded token does not move the embedding.
+    let ids2 = Tensor::i32(&[1, t], &[101, 7592, 2088, 102, 999, 0]).expect("ids");
+    let other = compiled
+        .run(&Cpu::new(Fast), &[ids2, mask.clone()])
+        .expect("run");
+    let o: Vec<f32> = other.outputs[at("461")]
+        .words("pooled")
+        .expect("F32")
+        .iter()
+        .map(|&b| f32::from_bits(b))
+        .collect();
+    let drift = v
+        .iter()
+        .zip(&o)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(drift < 1e-6, "masked token moved the embedding by {drift}");
+    let reference = compiled
+        .run(&Cpu::new(Reference), &[ids, mask])
+        .expect("reference run");
+    assert_eq!(fast.trace_root, reference.trace_root);
+}
