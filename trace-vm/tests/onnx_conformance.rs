@@ -9,7 +9,6 @@ mod format_common;
 
 use trace_vm::arith::{Fast, Reference};
 use trace_vm::backend::Cpu;
-use trace_vm::exec;
 use trace_vm::format::onnx::{ConformanceCase, OnnxTensor, conformance_cases};
 use trace_vm::onnx::{self, Compiled};
 use trace_vm::tensor::Tensor;
@@ -69,6 +68,17 @@ fn check(got: &Tensor, want: &OnnxTensor) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Name prefixes of the tests also run on the reference backend.
+const REFERENCE_SAMPLE: &[&str] = &[
+    "test_conv",
+    "test_basic_conv",
+    "test_maxpool",
+    "test_averagepool",
+    "test_global",
+    "test_softmax_axis_0",
+    "test_layer_normalization_4d",
+];
 
 /// Accepted tests whose inputs the VM refuses when run (an error, never a
 /// wrong value): Gather indices computed at run time must be non-negative.
@@ -258,6 +268,8 @@ fn node_conformance_tests_match_their_references() {
         return;
     };
     let backend = Cpu::new(Fast);
+    let reference = Cpu::new(Reference);
+    let mut compared = 0;
     let mut covered = Vec::new();
     let mut failures = Vec::new();
     let mut refused = Vec::new();
@@ -284,6 +296,23 @@ fn node_conformance_tests_match_their_references() {
                     .zip(&case.outputs)
                     .try_for_each(|(g, w)| check(g, w))
             });
+        // Conv and pooling are new compositions: their traces must be the
+        // same on the reference backend.
+        let result = result.and_then(|()| {
+            if !REFERENCE_SAMPLE.iter().any(|p| case.name.starts_with(p)) {
+                return Ok(());
+            }
+            let fast = compiled.run(&backend, &inputs).map_err(|e| e.to_string())?;
+            let slow = compiled
+                .run(&reference, &inputs)
+                .map_err(|e| e.to_string())?;
+            compared += 1;
+            if fast.trace_root == slow.trace_root {
+                Ok(())
+            } else {
+                Err("fast and reference trace roots differ".into())
+            }
+        });
         match result {
             Err(e) if REFUSED_AT_RUN.contains(&case.name.as_str()) => {
                 refused.push(case.name.clone());
@@ -302,6 +331,7 @@ fn node_conformance_tests_match_their_references() {
     );
     assert_eq!(refused, REFUSED_AT_RUN);
     assert_eq!(covered.len(), 174);
+    assert_eq!(compared, 41, "tests run on both backends");
     assert_eq!(
         covered, COVERED,
         "the set of covered conformance tests changed"
