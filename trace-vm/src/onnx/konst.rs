@@ -69,7 +69,7 @@ impl Konst {
     }
 
     /// Number of elements.
-    pub fn len(&self) -> usize {
+    pub fn numel(&self) -> usize {
         match &self.data {
             KData::F32(v) => v.len(),
             KData::I64(v) => v.len(),

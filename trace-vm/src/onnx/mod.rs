@@ -201,7 +201,7 @@ pub fn compile(model: &OnnxModel, shapes: &[Vec<usize>]) -> Result<Compiled> {
             // Nodes that only fold constants leave an empty layer, which the
             // builder rejects and discards.
             Err(_) if cx.ops == start_ops && next == nodes.len() => {}
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
     }
     let mut outputs = Vec::new();

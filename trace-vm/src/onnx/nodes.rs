@@ -244,7 +244,7 @@ impl Cx {
         // Constant scalar operands become the map's constant operand.
         let ia = self.map_in(&n.input[0], &a)?;
         let y = match &b {
-            Val::Const(k) if k.len() == 1 && k.shape.len() <= self.shape(&a).len() => {
+            Val::Const(k) if k.numel() == 1 && k.shape.len() <= self.shape(&a).len() => {
                 let c = k.scalar_f32().map_err(err)?;
                 self.emit(Op::Map(MapFn::PrimConst(p, c.to_bits())), &[ia])?
             }
