@@ -116,11 +116,18 @@ fn human(bytes: u64) -> String {
 
 /// Human-readable parameter count.
 fn params(n: usize) -> String {
-    if n >= 1_000_000 { format!("{:.1}M", n as f64 / 1e6) } else { format!("{n}") }
+    if n >= 1_000_000 {
+        format!("{:.1}M", n as f64 / 1e6)
+    } else {
+        format!("{n}")
+    }
 }
 
 fn to_json<T: Serialize>(v: &T) -> Result<String> {
-    serde_json::to_string_pretty(v).map_err(|e| crate::error::Error::Io { what: "JSON output".into(), source: e.into() })
+    serde_json::to_string_pretty(v).map_err(|e| crate::error::Error::Io {
+        what: "JSON output".into(),
+        source: e.into(),
+    })
 }
 
 impl ListArgs {
@@ -133,10 +140,16 @@ impl ListArgs {
             return Ok(());
         }
         if rows.is_empty() {
-            println!("no models installed in {}; run scripts/setup", dir.display());
+            println!(
+                "no models installed in {}; run scripts/setup",
+                dir.display()
+            );
             return Ok(());
         }
-        println!("{:<22} {:<12} {:>10} {:>8}  {:<66}  architecture", "name", "format", "size", "params", "commitment");
+        println!(
+            "{:<22} {:<12} {:>10} {:>8}  {:<66}  architecture",
+            "name", "format", "size", "params", "commitment"
+        );
         for r in &rows {
             println!(
                 "{:<22} {:<12} {:>10} {:>8}  {:<66}  {}",
@@ -190,7 +203,10 @@ impl InspectArgs {
                     ("num_attention_heads", c.num_attention_heads.to_string()),
                     ("intermediate_size", c.intermediate_size.to_string()),
                     ("vocab_size", c.vocab_size.to_string()),
-                    ("max_position_embeddings", c.max_position_embeddings.to_string()),
+                    (
+                        "max_position_embeddings",
+                        c.max_position_embeddings.to_string(),
+                    ),
                     ("layer_norm_eps", c.layer_norm_eps.to_string()),
                     ("hidden_act", c.hidden_act.clone()),
                     ("pooling", format!("{:?}", e.pooling())),
@@ -265,7 +281,12 @@ impl InspectArgs {
         println!("commitment    {}", s.commitment.as_deref().unwrap_or("-"));
         println!("tensors       {}", report.tensors);
         for (dtype, c) in &report.tensors_by_dtype {
-            println!("  {dtype:<8} {:>4} tensors {:>12} elements {:>10}", c.tensors, c.elements, human(c.bytes as u64));
+            println!(
+                "  {dtype:<8} {:>4} tensors {:>12} elements {:>10}",
+                c.tensors,
+                c.elements,
+                human(c.bytes as u64)
+            );
         }
         println!("metadata");
         for (k, v) in &report.metadata {

@@ -95,12 +95,18 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Run `compiled` under a progress bar over its ops.
-fn with_progress<T>(compiled: &Compiled, backend: &dyn Backend, f: impl FnOnce(&dyn Backend) -> T) -> T {
+fn with_progress<T>(
+    compiled: &Compiled,
+    backend: &dyn Backend,
+    f: impl FnOnce(&dyn Backend) -> T,
+) -> T {
     let bar = ProgressBar::new(compiled.program.ops().len() as u64);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:40}] {pos}/{len} ops {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} [{bar:40}] {pos}/{len} ops {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     let tick = || bar.inc(1);
     let out = f(&Progress::new(backend, &tick));
@@ -110,8 +116,11 @@ fn with_progress<T>(compiled: &Compiled, backend: &dyn Backend, f: impl FnOnce(&
 
 impl RunArgs {
     fn run(self, ctx: &Context) -> Result<()> {
-        let backend: Box<dyn Backend> =
-            if self.reference { Box::new(Cpu::new(Reference)) } else { Box::new(Cpu::new(Fast)) };
+        let backend: Box<dyn Backend> = if self.reference {
+            Box::new(Cpu::new(Reference))
+        } else {
+            Box::new(Cpu::new(Fast))
+        };
         let t0 = Instant::now();
         let model = models::open(&models_dir(ctx), &self.model)?;
         let load = t0.elapsed();
@@ -123,35 +132,64 @@ impl RunArgs {
                 let compiled = enc.canonical()?;
                 let compile = t1.elapsed();
                 let t2 = Instant::now();
-                let emb = with_progress(&compiled, backend.as_ref(), |b| enc.embed(&compiled, b, &self.prompt))?;
+                let emb = with_progress(&compiled, backend.as_ref(), |b| {
+                    enc.embed(&compiled, b, &self.prompt)
+                })?;
                 let run = t2.elapsed();
-                self.report(&compiled, &emb.run, "encoder", backend.name(), emb.ids.len(), [load, compile, run], |r| {
-                    r.embedding = Some(emb.vector.clone());
-                })?
+                self.report(
+                    &compiled,
+                    &emb.run,
+                    "encoder",
+                    backend.name(),
+                    emb.ids.len(),
+                    [load, compile, run],
+                    |r| {
+                        r.embedding = Some(emb.vector.clone());
+                    },
+                )?
             }
             Model::Decoder(dec) => {
                 let ids = dec.tokenizer().encode(&self.prompt);
                 let sampling = match self.seed {
-                    Some(seed) => Sampling::Seeded { seed, temperature: self.temperature },
+                    Some(seed) => Sampling::Seeded {
+                        seed,
+                        temperature: self.temperature,
+                    },
                     None => Sampling::Greedy,
                 };
                 let t1 = Instant::now();
-                let compiled =
-                    dec.compile(Task::Generate { prompt_len: ids.len(), new_tokens: self.max_tokens, sampling })?;
+                let compiled = dec.compile(Task::Generate {
+                    prompt_len: ids.len(),
+                    new_tokens: self.max_tokens,
+                    sampling,
+                })?;
                 let compile = t1.elapsed();
                 let t2 = Instant::now();
-                let g = with_progress(&compiled, backend.as_ref(), |b| dec.generate(&compiled, b, &ids))?;
+                let g = with_progress(&compiled, backend.as_ref(), |b| {
+                    dec.generate(&compiled, b, &ids)
+                })?;
                 let run = t2.elapsed();
-                self.report(&compiled, &g.run, "decoder", backend.name(), ids.len(), [load, compile, run], |r| {
-                    r.text = Some(g.text.clone());
-                    r.generated_ids = Some(g.ids.clone());
-                })?
+                self.report(
+                    &compiled,
+                    &g.run,
+                    "decoder",
+                    backend.name(),
+                    ids.len(),
+                    [load, compile, run],
+                    |r| {
+                        r.text = Some(g.text.clone());
+                        r.generated_ids = Some(g.ids.clone());
+                    },
+                )?
             }
         };
         report.model_commitment = hex32(&commitment);
         if self.json {
-            let text = serde_json::to_string_pretty(&report)
-                .map_err(|e| crate::error::Error::Io { what: "JSON output".into(), source: e.into() })?;
+            let text =
+                serde_json::to_string_pretty(&report).map_err(|e| crate::error::Error::Io {
+                    what: "JSON output".into(),
+                    source: e.into(),
+                })?;
             println!("{text}");
             return Ok(());
         }
@@ -206,13 +244,20 @@ impl RunArgs {
         if let Some(e) = &r.embedding {
             let norm = e.iter().map(|x| x * x).sum::<f32>().sqrt();
             let head: Vec<String> = e.iter().take(6).map(|x| format!("{x:+.5}")).collect();
-            println!("embedding        dim {}, L2 norm {norm:.6}, [{}, …]", e.len(), head.join(", "));
+            println!(
+                "embedding        dim {}, L2 norm {norm:.6}, [{}, …]",
+                e.len(),
+                head.join(", ")
+            );
             println!("tokens           {}", r.prompt_tokens);
         }
         println!("model commitment {}", r.model_commitment);
         println!("program hash     {}", r.program_hash);
         println!("trace root       {}", r.trace_root);
-        println!("ops              {} in {} boundary states", r.ops, r.boundary_states);
+        println!(
+            "ops              {} in {} boundary states",
+            r.ops, r.boundary_states
+        );
         println!("backend          {}", r.backend);
         println!(
             "time             load {:.0} ms, compile {:.0} ms, run {:.0} ms (peak live {:.1} MiB)",

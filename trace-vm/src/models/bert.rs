@@ -9,6 +9,7 @@
 //! Padding keys get the additive score `(mask - 1) * f32::MAX`, which is
 //! Hugging Face's `(1 - mask) * finfo.min` bit for bit.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use tokenizers::{PaddingStrategy, Tokenizer};
@@ -37,6 +38,8 @@ pub struct Encoder {
     tokenizer: Tokenizer,
     tokenizer_path: PathBuf,
     seq_len: usize,
+    /// The tensors the encoder reads, converted once (programs of every length share them).
+    tensors: HashMap<String, Tensor>,
 }
 
 /// The result of embedding one text.
@@ -55,11 +58,18 @@ impl Encoder {
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
         let st = SentenceTransformer::open(dir.as_ref())?;
         let tokenizer_path = st.dir.join("tokenizer.json");
-        let tok_err = |detail: String| Error::Tokenizer { path: tokenizer_path.clone(), detail };
+        let tok_err = |detail: String| Error::Tokenizer {
+            path: tokenizer_path.clone(),
+            detail,
+        };
         if !tokenizer_path.is_file() {
-            return Err(tok_err("missing; the package must ship tokenizer.json (re-install it with scripts/setup)".into()));
+            return Err(tok_err(
+                "missing; the package must ship tokenizer.json (re-install it with scripts/setup)"
+                    .into(),
+            ));
         }
-        let mut tokenizer = Tokenizer::from_file(&tokenizer_path).map_err(|e| tok_err(e.to_string()))?;
+        let mut tokenizer =
+            Tokenizer::from_file(&tokenizer_path).map_err(|e| tok_err(e.to_string()))?;
         let seq_len = match tokenizer.get_padding().map(|p| &p.strategy) {
             Some(PaddingStrategy::Fixed(n)) => *n,
             _ => DEFAULT_SEQ_LEN,
@@ -73,9 +83,25 @@ impl Encoder {
         // The program pads; the tokenizer only truncates, to the program's length.
         tokenizer.with_padding(None);
         tokenizer
-            .with_truncation(Some(tokenizers::TruncationParams { max_length: seq_len, ..Default::default() }))
+            .with_truncation(Some(tokenizers::TruncationParams {
+                max_length: seq_len,
+                ..Default::default()
+            }))
             .map_err(|e| tok_err(e.to_string()))?;
-        Ok(Encoder { st, tokenizer, tokenizer_path, seq_len })
+        let tensors = st
+            .weights
+            .tensors()
+            .iter()
+            .filter(|v| is_used(v.name))
+            .map(|v| Ok((v.name.to_string(), Tensor::from_view(v)?)))
+            .collect::<Result<HashMap<_, _>>>()?;
+        Ok(Encoder {
+            st,
+            tokenizer,
+            tokenizer_path,
+            seq_len,
+            tensors,
+        })
     }
 
     /// The hyper-parameters.
@@ -118,7 +144,11 @@ impl Encoder {
             c.num_attention_heads,
             c.intermediate_size,
             self.st.pooling,
-            if self.st.normalize { ", L2-normalized" } else { "" }
+            if self.st.normalize {
+                ", L2-normalized"
+            } else {
+                ""
+            }
         )
     }
 
@@ -138,7 +168,10 @@ impl Encoder {
         let enc = self
             .tokenizer
             .encode(text, true)
-            .map_err(|e| Error::Tokenizer { path: self.tokenizer_path.clone(), detail: e.to_string() })?;
+            .map_err(|e| Error::Tokenizer {
+                path: self.tokenizer_path.clone(),
+                detail: e.to_string(),
+            })?;
         Ok(enc.get_ids().to_vec())
     }
 
@@ -148,16 +181,23 @@ impl Encoder {
     }
 
     fn weight(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
-        let view = self.st.weights.tensor(name)?;
-        if view.dtype != format::DType::F32 || view.shape != shape {
+        let t = self
+            .tensors
+            .get(name)
+            .ok_or_else(|| format::Error::MissingTensor {
+                path: self.st.weights.origin().to_path_buf(),
+                name: name.to_string(),
+                count: self.st.weights.tensor_infos().len(),
+            })?;
+        if t.dtype() != crate::commit::DType::F32 || t.shape() != shape {
             return Err(Error::Tensor {
                 path: self.st.weights.origin().to_path_buf(),
                 tensor: name.to_string(),
                 want: format!("F32{shape:?}"),
-                got: format!("{}{:?}", view.dtype, view.shape),
+                got: format!("{:?}{:?}", t.dtype(), t.shape()),
             });
         }
-        Ok(Tensor::from_view(&view)?)
+        Ok(t.clone())
     }
 
     /// Compile the encoder for inputs of `seq_len` tokens.
@@ -175,31 +215,64 @@ impl Encoder {
         if c.hidden_act != "gelu" {
             return Err(Error::Unsupported {
                 path: self.st.dir.join("config.json"),
-                detail: format!("hidden_act `{}`; Refute's BERT runs `gelu` (erf)", c.hidden_act),
+                detail: format!(
+                    "hidden_act `{}`; Refute's BERT runs `gelu` (erf)",
+                    c.hidden_act
+                ),
             });
         }
         let mut m = ModelBuilder::default();
-        let ids = m.b.input("input_ids", crate::commit::DType::I32, &[seq_len])?;
-        let mask = m.b.input("attention_mask", crate::commit::DType::F32, &[seq_len, 1])?;
+        let ids =
+            m.b.input("input_ids", crate::commit::DType::I32, &[seq_len])?;
+        let mask =
+            m.b.input("attention_mask", crate::commit::DType::F32, &[seq_len, 1])?;
 
-        let word = m.weight("embeddings.word_embeddings.weight", self.weight("embeddings.word_embeddings.weight", &[c.vocab_size, h])?)?;
+        let word = m.weight(
+            "embeddings.word_embeddings.weight",
+            self.weight("embeddings.word_embeddings.weight", &[c.vocab_size, h])?,
+        )?;
         let pos = m.weight(
             "embeddings.position_embeddings.weight",
-            self.weight("embeddings.position_embeddings.weight", &[c.max_position_embeddings, h])?,
+            self.weight(
+                "embeddings.position_embeddings.weight",
+                &[c.max_position_embeddings, h],
+            )?,
         )?;
         let types = m.weight(
             "embeddings.token_type_embeddings.weight",
-            self.weight("embeddings.token_type_embeddings.weight", &[c.type_vocab_size, h])?,
+            self.weight(
+                "embeddings.token_type_embeddings.weight",
+                &[c.type_vocab_size, h],
+            )?,
         )?;
         let ln = self.layer_norm_weights(&mut m, "embeddings.LayerNorm", h)?;
         let (mut x, key_mask) = m.b.layer("embeddings", |b| {
             let w = b.embedding(word, ids)?;
-            let t = b.op(Op::Slice { axis: 0, start: 0, len: 1 }, &[types])?;
-            let p = b.op(Op::Slice { axis: 0, start: 0, len: seq_len }, &[pos])?;
+            let t = b.op(
+                Op::Slice {
+                    axis: 0,
+                    start: 0,
+                    len: 1,
+                },
+                &[types],
+            )?;
+            let p = b.op(
+                Op::Slice {
+                    axis: 0,
+                    start: 0,
+                    len: seq_len,
+                },
+                &[pos],
+            )?;
             let x = b.binary(Prim::Add, w, t)?;
             let x = b.binary(Prim::Add, x, p)?;
             let x = b.layer_norm(x, ln.0, ln.1, eps)?;
-            let km = b.op(Op::Reshape { shape: vec![1, seq_len] }, &[mask])?;
+            let km = b.op(
+                Op::Reshape {
+                    shape: vec![1, seq_len],
+                },
+                &[mask],
+            )?;
             let km = b.with_const(Prim::Sub, km, ONE)?;
             let km = b.with_const(Prim::Mul, km, f32::MAX.to_bits())?;
             Ok((x, km))
@@ -213,16 +286,24 @@ impl Encoder {
         };
         for l in 0..c.num_hidden_layers {
             let p = format!("encoder.layer.{l}");
-            let lin = |m: &mut ModelBuilder, name: &str, out: usize, inp: usize| -> Result<(TensorId, TensorId)> {
+            let lin = |m: &mut ModelBuilder,
+                       name: &str,
+                       out: usize,
+                       inp: usize|
+             -> Result<(TensorId, TensorId)> {
                 let w = format!("{p}.{name}.weight");
                 let b = format!("{p}.{name}.bias");
-                Ok((m.weight(&w, self.weight(&w, &[out, inp])?)?, m.weight(&b, self.weight(&b, &[out])?)?))
+                Ok((
+                    m.weight(&w, self.weight(&w, &[out, inp])?)?,
+                    m.weight(&b, self.weight(&b, &[out])?)?,
+                ))
             };
             let q = lin(&mut m, "attention.self.query", h, h)?;
             let k = lin(&mut m, "attention.self.key", h, h)?;
             let v = lin(&mut m, "attention.self.value", h, h)?;
             let o = lin(&mut m, "attention.output.dense", h, h)?;
-            let ln1 = self.layer_norm_weights(&mut m, &format!("{p}.attention.output.LayerNorm"), h)?;
+            let ln1 =
+                self.layer_norm_weights(&mut m, &format!("{p}.attention.output.LayerNorm"), h)?;
             let up = lin(&mut m, "intermediate.dense", c.intermediate_size, h)?;
             let down = lin(&mut m, "output.dense", h, c.intermediate_size)?;
             let ln2 = self.layer_norm_weights(&mut m, &format!("{p}.output.LayerNorm"), h)?;
@@ -248,19 +329,44 @@ impl Encoder {
         let (pooling, normalize) = (self.st.pooling, self.st.normalize);
         let out = m.b.layer("pool", |b| {
             let pooled = match pooling {
-                Pooling::Cls => b.op(Op::Slice { axis: 0, start: 0, len: 1 }, &[x])?,
+                Pooling::Cls => b.op(
+                    Op::Slice {
+                        axis: 0,
+                        start: 0,
+                        len: 1,
+                    },
+                    &[x],
+                )?,
                 Pooling::Max => {
                     // sentence-transformers sets padding tokens to -1e9 before the max.
                     let pen = b.with_const(Prim::Sub, mask, ONE)?;
                     let pen = b.with_const(Prim::Mul, pen, 1e9f32.to_bits())?;
                     let xm = b.binary(Prim::Mul, x, mask)?;
                     let xm = b.binary(Prim::Add, xm, pen)?;
-                    b.op(Op::Reduce { prim: Prim::Max, axis: 0 }, &[xm])?
+                    b.op(
+                        Op::Reduce {
+                            prim: Prim::Max,
+                            axis: 0,
+                        },
+                        &[xm],
+                    )?
                 }
                 Pooling::Mean | Pooling::MeanSqrtLen => {
                     let xm = b.binary(Prim::Mul, x, mask)?;
-                    let sum = b.op(Op::Reduce { prim: Prim::Add, axis: 0 }, &[xm])?;
-                    let count = b.op(Op::Reduce { prim: Prim::Add, axis: 0 }, &[mask])?;
+                    let sum = b.op(
+                        Op::Reduce {
+                            prim: Prim::Add,
+                            axis: 0,
+                        },
+                        &[xm],
+                    )?;
+                    let count = b.op(
+                        Op::Reduce {
+                            prim: Prim::Add,
+                            axis: 0,
+                        },
+                        &[mask],
+                    )?;
                     let count = if pooling == Pooling::Mean {
                         // sentence-transformers clamps the count at 1e-9.
                         b.with_const(Prim::Max, count, 1e-9f32.to_bits())?
@@ -284,9 +390,17 @@ impl Encoder {
         m.finish()
     }
 
-    fn layer_norm_weights(&self, m: &mut ModelBuilder, prefix: &str, h: usize) -> Result<(TensorId, TensorId)> {
+    fn layer_norm_weights(
+        &self,
+        m: &mut ModelBuilder,
+        prefix: &str,
+        h: usize,
+    ) -> Result<(TensorId, TensorId)> {
         let (g, b) = (format!("{prefix}.weight"), format!("{prefix}.bias"));
-        Ok((m.weight(&g, self.weight(&g, &[h])?)?, m.weight(&b, self.weight(&b, &[h])?)?))
+        Ok((
+            m.weight(&g, self.weight(&g, &[h])?)?,
+            m.weight(&b, self.weight(&b, &[h])?)?,
+        ))
     }
 
     /// The program inputs for token `ids` in a program of `seq_len` tokens
@@ -300,16 +414,28 @@ impl Encoder {
         }
         let vocab = self.st.config.vocab_size;
         if let Some(bad) = ids.iter().find(|&&t| t as usize >= vocab) {
-            return Err(Error::Input(format!("token id {bad} is outside the vocabulary of {vocab}")));
+            return Err(Error::Input(format!(
+                "token id {bad} is outside the vocabulary of {vocab}"
+            )));
         }
         let mut padded: Vec<i32> = ids.iter().map(|&t| t as i32).collect();
         padded.resize(seq_len, self.st.config.pad_token_id as i32);
-        let mask: Vec<f32> = (0..seq_len).map(|i| if i < ids.len() { 1.0 } else { 0.0 }).collect();
-        Ok(vec![Tensor::i32(&[seq_len], &padded)?, Tensor::f32(&[seq_len, 1], &mask)?])
+        let mask: Vec<f32> = (0..seq_len)
+            .map(|i| if i < ids.len() { 1.0 } else { 0.0 })
+            .collect();
+        Ok(vec![
+            Tensor::i32(&[seq_len], &padded)?,
+            Tensor::f32(&[seq_len, 1], &mask)?,
+        ])
     }
 
     /// Embed `text` with `compiled` (a program from [`Encoder::compile`]).
-    pub fn embed(&self, compiled: &Compiled, backend: &dyn Backend, text: &str) -> Result<Embedding> {
+    pub fn embed(
+        &self,
+        compiled: &Compiled,
+        backend: &dyn Backend,
+        text: &str,
+    ) -> Result<Embedding> {
         let seq_len = program_seq_len(compiled)?;
         let mut ids = self.tokenize(text)?;
         if ids.len() > seq_len {
@@ -343,5 +469,6 @@ pub fn program_seq_len(compiled: &Compiled) -> Result<usize> {
 
 /// Whether the encoder reads tensor `name` (the pooler and `position_ids` are unused).
 fn is_used(name: &str) -> bool {
-    name.starts_with("embeddings.") && name != "embeddings.position_ids" || name.starts_with("encoder.")
+    name.starts_with("embeddings.") && name != "embeddings.position_ids"
+        || name.starts_with("encoder.")
 }

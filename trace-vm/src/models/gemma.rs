@@ -25,8 +25,8 @@ use crate::arith::Prim;
 use crate::backend::Backend;
 use crate::commit::DType;
 use crate::exec;
-use crate::format::gguf::GgufFile;
 use crate::format::TensorSource;
+use crate::format::gguf::GgufFile;
 use crate::ops::{MapFn, Op};
 use crate::program::nn::{AttentionCfg, rope_tables};
 use crate::tensor::{Tensor, TensorId, vm_dtype};
@@ -167,7 +167,9 @@ impl Decoder {
         if arch != "gemma3" {
             return Err(Error::Unsupported {
                 path: path.as_ref().to_path_buf(),
-                detail: format!("general.architecture is `{arch}`; Refute's GGUF decoder runs `gemma3`"),
+                detail: format!(
+                    "general.architecture is `{arch}`; Refute's GGUF decoder runs `gemma3`"
+                ),
             });
         }
         let md = file.metadata();
@@ -186,7 +188,10 @@ impl Decoder {
             rope_global: f64::from(md.float("gemma3.rope.freq_base")?),
             context: u("context_length")?,
         };
-        let bad = |detail: String| Error::Unsupported { path: path.as_ref().to_path_buf(), detail };
+        let bad = |detail: String| Error::Unsupported {
+            path: path.as_ref().to_path_buf(),
+            detail,
+        };
         if config.kv_heads == 0 || config.heads % config.kv_heads != 0 || config.head_dim % 2 != 0 {
             return Err(bad(format!(
                 "{} query heads over {} KV heads of dimension {}: heads must be a multiple of KV heads and the dimension even",
@@ -194,9 +199,15 @@ impl Decoder {
             )));
         }
         if u("attention.value_length")? != config.head_dim {
-            return Err(bad("attention.value_length differs from key_length; Refute needs them equal".into()));
+            return Err(bad(
+                "attention.value_length differs from key_length; Refute needs them equal".into(),
+            ));
         }
-        Ok(Decoder { file, config, tokenizer })
+        Ok(Decoder {
+            file,
+            config,
+            tokenizer,
+        })
     }
 
     /// The hyper-parameters.
@@ -231,14 +242,24 @@ impl Decoder {
     /// The canonical program (a one-token prompt, one greedy token); its
     /// commitment is the model's.
     pub fn canonical(&self) -> Result<Compiled> {
-        self.compile(Task::Generate { prompt_len: 1, new_tokens: 1, sampling: Sampling::Greedy })
+        self.compile(Task::Generate {
+            prompt_len: 1,
+            new_tokens: 1,
+            sampling: Sampling::Greedy,
+        })
     }
 
     fn origin(&self) -> PathBuf {
         self.file.origin().to_path_buf()
     }
 
-    fn weight(&self, m: &mut ModelBuilder, name: &str, shape: &[usize], quantized: bool) -> Result<TensorId> {
+    fn weight(
+        &self,
+        m: &mut ModelBuilder,
+        name: &str,
+        shape: &[usize],
+        quantized: bool,
+    ) -> Result<TensorId> {
         let view = self.file.tensor(name)?;
         let dtype = vm_dtype(view.dtype);
         let ok_dtype = match dtype {
@@ -252,7 +273,11 @@ impl Decoder {
                 tensor: name.to_string(),
                 want: format!(
                     "{}{shape:?}",
-                    if quantized { "F32, Q4_0, Q5_0, Q8_0, Q4_K or Q6_K " } else { "F32" }
+                    if quantized {
+                        "F32, Q4_0, Q5_0, Q8_0, Q4_K or Q6_K "
+                    } else {
+                        "F32"
+                    }
                 ),
                 got: format!("{}{:?}", view.dtype, view.shape),
             });
@@ -266,7 +291,9 @@ impl Decoder {
         let embed = self.weight(m, "token_embd.weight", &[c.vocab, h], true)?;
         let mut blocks = Vec::with_capacity(c.blocks);
         for l in 0..c.blocks {
-            let mut w = |name: &str, shape: &[usize], q: bool| self.weight(m, &format!("blk.{l}.{name}.weight"), shape, q);
+            let mut w = |name: &str, shape: &[usize], q: bool| {
+                self.weight(m, &format!("blk.{l}.{name}.weight"), shape, q)
+            };
             blocks.push(Block {
                 attn_norm: w("attn_norm", &[h], false)?,
                 q: w("attn_q", &[c.heads * hd, h], true)?,
@@ -287,24 +314,39 @@ impl Decoder {
         let positions = MAX_POSITIONS.min(c.context);
         let mut rope = |name: &str, base: f64| -> Result<(TensorId, TensorId)> {
             let (cos, sin) = rope_tables(hd, positions, base)?;
-            Ok((m.weight(&format!("rope.{name}.cos"), cos)?, m.weight(&format!("rope.{name}.sin"), sin)?))
+            Ok((
+                m.weight(&format!("rope.{name}.cos"), cos)?,
+                m.weight(&format!("rope.{name}.sin"), sin)?,
+            ))
         };
         let rope_local = rope("local", ROPE_BASE_LOCAL)?;
         let rope_global = rope("global", c.rope_global)?;
-        Ok(Weights { embed, blocks, out_norm, rope_local, rope_global })
+        Ok(Weights {
+            embed,
+            blocks,
+            out_norm,
+            rope_local,
+            rope_global,
+        })
     }
 
     /// Compile the decoder for `task`.
     pub fn compile(&self, task: Task) -> Result<Compiled> {
         let c = &self.config;
         let (first_len, steps) = match task {
-            Task::Generate { prompt_len, new_tokens, sampling } => {
+            Task::Generate {
+                prompt_len,
+                new_tokens,
+                sampling,
+            } => {
                 if new_tokens == 0 {
                     return Err(Error::Input("generate at least one token".into()));
                 }
                 if let Sampling::Seeded { temperature, .. } = sampling {
                     if !(temperature > 0.0 && temperature.is_finite()) {
-                        return Err(Error::Input(format!("temperature {temperature} must be positive and finite")));
+                        return Err(Error::Input(format!(
+                            "temperature {temperature} must be positive and finite"
+                        )));
                     }
                 }
                 (prompt_len, new_tokens)
@@ -327,7 +369,11 @@ impl Decoder {
             let embed_scale = ((c.hidden as f64).sqrt() as f32).to_bits();
             let mut x = m.b.layer(&format!("step{s}.embed"), |b| {
                 // Later steps embed the previous step's choice: [1, 1] -> [1].
-                let ids = if s == 0 { ids } else { b.op(Op::Reshape { shape: vec![1] }, &[ids])? };
+                let ids = if s == 0 {
+                    ids
+                } else {
+                    b.op(Op::Reshape { shape: vec![1] }, &[ids])?
+                };
                 let e = b.embedding(w.embed, ids)?;
                 b.with_const(Prim::Mul, e, embed_scale)
             })?;
@@ -342,14 +388,27 @@ impl Decoder {
                 let hn = b.rms_norm(x, w.out_norm, c.eps)?;
                 let hn = match task {
                     Task::Score { .. } => hn,
-                    Task::Generate { .. } => b.op(Op::Slice { axis: 0, start: t - 1, len: 1 }, &[hn])?,
+                    Task::Generate { .. } => b.op(
+                        Op::Slice {
+                            axis: 0,
+                            start: t - 1,
+                            len: 1,
+                        },
+                        &[hn],
+                    )?,
                 };
                 let table = b.op(Op::Dequant, &[w.embed])?;
                 let logits = b.linear(hn, table, None)?;
                 match task {
                     Task::Score { .. } => Ok(logits),
-                    Task::Generate { sampling: Sampling::Greedy, .. } => b.op(Op::Argmax, &[logits]),
-                    Task::Generate { sampling: Sampling::Seeded { seed, temperature }, .. } => {
+                    Task::Generate {
+                        sampling: Sampling::Greedy,
+                        ..
+                    } => b.op(Op::Argmax, &[logits]),
+                    Task::Generate {
+                        sampling: Sampling::Seeded { seed, temperature },
+                        ..
+                    } => {
                         let scaled = if temperature == 1.0 {
                             logits
                         } else {
@@ -357,7 +416,13 @@ impl Decoder {
                         };
                         let max = b.reduce_last(Prim::Max, scaled)?;
                         let weights = b.map(MapFn::ExpSub, &[scaled, max])?;
-                        b.op(Op::Sample { seed, counter: s as u64 }, &[weights])
+                        b.op(
+                            Op::Sample {
+                                seed,
+                                counter: s as u64,
+                            },
+                            &[weights],
+                        )
                     }
                 }
             })?;
@@ -383,7 +448,10 @@ impl Decoder {
     ) -> crate::Result<(TensorId, (TensorId, TensorId))> {
         let c = &self.config;
         let global = c.is_global(l);
-        let lin = |b: &mut crate::program::Builder, x: TensorId, wq: TensorId| -> crate::Result<TensorId> {
+        let lin = |b: &mut crate::program::Builder,
+                   x: TensorId,
+                   wq: TensorId|
+         -> crate::Result<TensorId> {
             let wf = b.op(Op::Dequant, &[wq])?;
             b.linear(x, wf, None)
         };
@@ -397,8 +465,22 @@ impl Decoder {
         let q = b.rms_norm(q, blk.q_norm, c.eps)?;
         let k = b.rms_norm(k, blk.k_norm, c.eps)?;
         let (cos_t, sin_t) = if global { w.rope_global } else { w.rope_local };
-        let cos = b.op(Op::Slice { axis: 0, start: offset, len: t }, &[cos_t])?;
-        let sin = b.op(Op::Slice { axis: 0, start: offset, len: t }, &[sin_t])?;
+        let cos = b.op(
+            Op::Slice {
+                axis: 0,
+                start: offset,
+                len: t,
+            },
+            &[cos_t],
+        )?;
+        let sin = b.op(
+            Op::Slice {
+                axis: 0,
+                start: offset,
+                len: t,
+            },
+            &[sin_t],
+        )?;
         let q = b.rope(q, cos, sin)?;
         let k = b.rope(k, cos, sin)?;
         let mask = b.causal_mask(t, offset + t, offset, if global { 0 } else { c.window })?;
@@ -425,23 +507,39 @@ impl Decoder {
     /// Check prompt ids against the vocabulary and build the program input.
     pub fn inputs(&self, ids: &[u32]) -> Result<Vec<Tensor>> {
         if let Some(bad) = ids.iter().find(|&&t| t as usize >= self.config.vocab) {
-            return Err(Error::Input(format!("token id {bad} is outside the vocabulary of {}", self.config.vocab)));
+            return Err(Error::Input(format!(
+                "token id {bad} is outside the vocabulary of {}",
+                self.config.vocab
+            )));
         }
         let ids: Vec<i32> = ids.iter().map(|&t| t as i32).collect();
         Ok(vec![Tensor::i32(&[ids.len()], &ids)?])
     }
 
     /// Run a generation program (from [`Task::Generate`] with `prompt_ids.len()` prompt tokens).
-    pub fn generate(&self, compiled: &Compiled, backend: &dyn Backend, prompt_ids: &[u32]) -> Result<Generation> {
+    pub fn generate(
+        &self,
+        compiled: &Compiled,
+        backend: &dyn Backend,
+        prompt_ids: &[u32],
+    ) -> Result<Generation> {
         let run = compiled.run(backend, &self.inputs(prompt_ids)?)?;
         let ids = run
             .outputs
             .iter()
             .map(|t| Ok(t.words("next token")?.first().copied().unwrap_or(0)))
             .collect::<Result<Vec<u32>>>()?;
-        let end = ids.iter().position(|&t| self.is_end(t)).unwrap_or(ids.len());
+        let end = ids
+            .iter()
+            .position(|&t| self.is_end(t))
+            .unwrap_or(ids.len());
         let text = self.tokenizer.decode(&ids[..end]);
-        Ok(Generation { prompt_ids: prompt_ids.to_vec(), ids, text, run })
+        Ok(Generation {
+            prompt_ids: prompt_ids.to_vec(),
+            ids,
+            text,
+            run,
+        })
     }
 
     /// Whether `id` ends a generation (`<eos>` or `<end_of_turn>`).
@@ -450,11 +548,23 @@ impl Decoder {
     }
 
     /// The next-token logits at every position of `ids` (a [`Task::Score`] program).
-    pub fn score(&self, compiled: &Compiled, backend: &dyn Backend, ids: &[u32]) -> Result<Vec<Vec<f32>>> {
+    pub fn score(
+        &self,
+        compiled: &Compiled,
+        backend: &dyn Backend,
+        ids: &[u32],
+    ) -> Result<Vec<Vec<f32>>> {
         let run = compiled.run(backend, &self.inputs(ids)?)?;
-        let logits = run.outputs.first().ok_or_else(|| Error::Input("the program has no output".into()))?;
+        let logits = run
+            .outputs
+            .first()
+            .ok_or_else(|| Error::Input("the program has no output".into()))?;
         let v = self.config.vocab;
-        Ok(logits.words("logits")?.chunks(v).map(|r| r.iter().map(|&w| f32::from_bits(w)).collect()).collect())
+        Ok(logits
+            .words("logits")?
+            .chunks(v)
+            .map(|r| r.iter().map(|&w| f32::from_bits(w)).collect())
+            .collect())
     }
 
     /// The model file's path.

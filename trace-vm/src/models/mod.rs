@@ -101,13 +101,20 @@ pub struct Compiled {
 impl Compiled {
     /// `list_root` of the weight tensor roots (SPEC.md, "Model").
     pub fn weights_root(&self) -> Result<Hash> {
-        let roots = self.weights.iter().map(Tensor::root).collect::<crate::Result<Vec<_>>>()?;
+        let roots = self
+            .weights
+            .iter()
+            .map(Tensor::root)
+            .collect::<crate::Result<Vec<_>>>()?;
         Ok(list_root(&roots))
     }
 
     /// The model commitment: `model_root(weights_root, program hash)`.
     pub fn model_root(&self) -> Result<Hash> {
-        Ok(commit::model_root(&self.weights_root()?, &self.program.hash()))
+        Ok(commit::model_root(
+            &self.weights_root()?,
+            &self.program.hash(),
+        ))
     }
 
     /// Run the program on `inputs` with `backend`.
@@ -139,8 +146,14 @@ impl ModelBuilder {
 
     pub(crate) fn finish(self) -> Result<Compiled> {
         let program = self.b.finish()?;
-        debug_assert_eq!(program.of_kind(TensorKind::Weight).len(), self.weights.len());
-        Ok(Compiled { program, weights: self.weights })
+        debug_assert_eq!(
+            program.of_kind(TensorKind::Weight).len(),
+            self.weights.len()
+        );
+        Ok(Compiled {
+            program,
+            weights: self.weights,
+        })
     }
 }
 
@@ -193,12 +206,21 @@ impl Located {
 
 /// Classify `path` (a file or a model directory) by the files it holds.
 pub fn locate_path(name: &str, path: &Path) -> Option<Located> {
-    let at = |path: PathBuf, format| Some(Located { name: name.to_string(), path, format });
+    let at = |path: PathBuf, format| {
+        Some(Located {
+            name: name.to_string(),
+            path,
+            format,
+        })
+    };
     if path.is_dir() {
         if path.join("model.safetensors").is_file() {
             return at(path.to_path_buf(), ModelFormat::Safetensors);
         }
-        for (file, format) in [("model.gguf", ModelFormat::Gguf), ("model.onnx", ModelFormat::Onnx)] {
+        for (file, format) in [
+            ("model.gguf", ModelFormat::Gguf),
+            ("model.onnx", ModelFormat::Onnx),
+        ] {
             if path.join(file).is_file() {
                 return at(path.join(file), format);
             }
@@ -236,15 +258,21 @@ pub fn locate(dir: &Path, name_or_path: &str) -> Result<Located> {
         });
     }
     let all = installed(dir);
-    all.iter().find(|m| m.name == name_or_path).cloned().ok_or_else(|| Error::NotFound {
-        name: name_or_path.to_string(),
-        dir: dir.to_path_buf(),
-        known: if all.is_empty() {
-            "none".into()
-        } else {
-            all.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
-        },
-    })
+    all.iter()
+        .find(|m| m.name == name_or_path)
+        .cloned()
+        .ok_or_else(|| Error::NotFound {
+            name: name_or_path.to_string(),
+            dir: dir.to_path_buf(),
+            known: if all.is_empty() {
+                "none".into()
+            } else {
+                all.iter()
+                    .map(|m| m.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        })
 }
 
 /// A loaded model of either kind.

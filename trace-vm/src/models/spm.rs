@@ -56,7 +56,9 @@ impl Eq for Candidate {}
 impl Ord for Candidate {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
         // Highest score first; among equal scores the leftmost pair.
-        self.score.total_cmp(&o.score).then_with(|| o.left.cmp(&self.left))
+        self.score
+            .total_cmp(&o.score)
+            .then_with(|| o.left.cmp(&self.left))
     }
 }
 
@@ -78,7 +80,10 @@ struct Sym {
 impl SpmTokenizer {
     /// Build from the `tokenizer.ggml.*` metadata of `path`.
     pub fn from_gguf(path: &Path, md: &Metadata) -> Result<Self> {
-        let err = |detail: String| Error::Tokenizer { path: path.to_path_buf(), detail };
+        let err = |detail: String| Error::Tokenizer {
+            path: path.to_path_buf(),
+            detail,
+        };
         let model = md.string("tokenizer.ggml.model")?;
         if model != "llama" {
             return Err(err(format!(
@@ -100,7 +105,9 @@ impl SpmTokenizer {
         let id = |key: &str| -> Result<u32> {
             let v = md.uint(key)?;
             if v as usize >= n {
-                return Err(err(format!("{key} = {v} is outside the vocabulary of {n} tokens")));
+                return Err(err(format!(
+                    "{key} = {v} is outside the vocabulary of {n} tokens"
+                )));
             }
             Ok(v as u32)
         };
@@ -211,7 +218,11 @@ impl SpmTokenizer {
         let joined = &text[a.start..b.start + b.len];
         let &id = self.ids.get(joined)?;
         let normal = matches!(self.types[id as usize], TYPE_NORMAL | TYPE_USER_DEFINED);
-        normal.then(|| Candidate { score: self.scores[id as usize], left, len: joined.len() })
+        normal.then(|| Candidate {
+            score: self.scores[id as usize],
+            left,
+            len: joined.len(),
+        })
     }
 
     fn encode_bpe(&self, text: &str, out: &mut Vec<u32>) {
@@ -221,16 +232,25 @@ impl SpmTokenizer {
         let mut syms: Vec<Sym> = text
             .char_indices()
             .enumerate()
-            .map(|(i, (start, c))| Sym { start, len: c.len_utf8(), prev: i.checked_sub(1), next: None })
+            .map(|(i, (start, c))| Sym {
+                start,
+                len: c.len_utf8(),
+                prev: i.checked_sub(1),
+                next: None,
+            })
             .collect();
         let n = syms.len();
         for i in 0..n.saturating_sub(1) {
             syms[i].next = Some(i + 1);
         }
-        let mut heap: BinaryHeap<Candidate> = (0..n).filter_map(|i| self.merge_candidate(text, &syms, i)).collect();
+        let mut heap: BinaryHeap<Candidate> = (0..n)
+            .filter_map(|i| self.merge_candidate(text, &syms, i))
+            .collect();
         while let Some(c) = heap.pop() {
             // Skip candidates made stale by an earlier merge.
-            let Some(right) = syms[c.left].next else { continue };
+            let Some(right) = syms[c.left].next else {
+                continue;
+            };
             if syms[c.left].len == 0 || syms[c.left].len + syms[right].len != c.len {
                 continue;
             }
@@ -251,7 +271,11 @@ impl SpmTokenizer {
             let piece = &text[s.start..s.start + s.len];
             match self.ids.get(piece) {
                 Some(&id) => out.push(id),
-                None => out.extend(piece.bytes().map(|b| self.bytes[usize::from(b)].unwrap_or(self.unk))),
+                None => out.extend(
+                    piece
+                        .bytes()
+                        .map(|b| self.bytes[usize::from(b)].unwrap_or(self.unk)),
+                ),
             }
             at = s.next;
         }
@@ -262,10 +286,17 @@ impl SpmTokenizer {
     pub fn decode(&self, ids: &[u32]) -> String {
         let mut bytes = Vec::new();
         for &id in ids {
-            let Some(p) = self.pieces.get(id as usize) else { continue };
+            let Some(p) = self.pieces.get(id as usize) else {
+                continue;
+            };
             match self.types[id as usize] {
                 TYPE_CONTROL => {}
-                TYPE_BYTE => bytes.extend(self.bytes.iter().position(|&b| b == Some(id)).map(|b| b as u8)),
+                TYPE_BYTE => bytes.extend(
+                    self.bytes
+                        .iter()
+                        .position(|&b| b == Some(id))
+                        .map(|b| b as u8),
+                ),
                 _ => bytes.extend_from_slice(p.replace(SPACE, " ").as_bytes()),
             }
         }
