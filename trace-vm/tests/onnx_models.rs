@@ -88,6 +88,11 @@ fn magika_classifies_source_files_and_backends_agree() {
             .max_by(|&a, &b| p[a].total_cmp(&p[b]))
             .expect("labels");
         assert_eq!(labels[best], want, "p = {}", p[best]);
+        // The reference backend is slow in debug builds: one file is enough
+        // to compare traces.
+        if want != "rust" {
+            continue;
+        }
         let reference = compiled
             .run(&Cpu::new(Reference), &[input])
             .expect("reference run");

@@ -49,6 +49,11 @@ impl Window {
         let strides = get("strides", 1)?;
         let dilations = get("dilations", 1)?;
         let ceil = attr_i(n, "ceil_mode", 0) != 0;
+        if kernel.len() != d || kernel.contains(&0) {
+            return Err(err(format!(
+                "kernel {kernel:?} must have {d} non-zero sizes"
+            )));
+        }
         let span = |i: usize| (kernel[i] - 1) * dilations[i] + 1;
         let auto = n
             .attr("auto_pad")
@@ -74,7 +79,8 @@ impl Window {
                 let mut e = vec![0; d];
                 for i in 0..d {
                     let out = inp[i].div_ceil(strides[i]);
-                    let total = ((out - 1) * strides[i] + span(i)).saturating_sub(inp[i]);
+                    let total =
+                        (out.saturating_sub(1) * strides[i] + span(i)).saturating_sub(inp[i]);
                     let small = total / 2;
                     (b[i], e[i]) = if auto == "SAME_UPPER" {
                         (small, total - small)
@@ -263,6 +269,11 @@ pub(super) fn conv(cx: &mut Cx, n: &NodeProto) -> Result<Val> {
         Val::Vm(v) => v.shape.clone(),
     };
     let (c, groups) = (shape[1], attr_i(n, "group", 1).max(1) as usize);
+    if wshape.len() != shape.len() {
+        return Err(err(format!(
+            "weight {wshape:?} does not fit input {shape:?}"
+        )));
+    }
     let m = wshape[0];
     if wshape.len() != shape.len()
         || !c.is_multiple_of(groups)

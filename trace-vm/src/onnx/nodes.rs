@@ -331,6 +331,16 @@ impl Cx {
     }
 }
 
+/// A shape from a constant, checked to be non-negative and of a size the VM accepts.
+fn dims(v: &[i64]) -> Result<Vec<usize>> {
+    let d = v
+        .iter()
+        .map(|&d| usize::try_from(d).map_err(|_| err(format!("negative dimension in {v:?}"))))
+        .collect::<Result<Vec<_>>>()?;
+    numel("shape", &d)?;
+    Ok(d)
+}
+
 /// FNV-1a over a list, for content-addressed weight names.
 fn fnv(v: &[usize]) -> u64 {
     v.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| {
@@ -407,7 +417,7 @@ pub(super) fn lower(cx: &mut Cx, n: &NodeProto) -> Result<Vec<Val>> {
             one(Val::Const(Konst { shape: vec![], data: KData::I64(vec![s.iter().product::<usize>() as i64]) }))
         }
         "ConstantOfShape" => {
-            let shape: Vec<usize> = cx.ints_in(n, 0)?.unwrap_or_default().iter().map(|&d| d as usize).collect();
+            let shape = dims(&cx.ints_in(n, 0)?.unwrap_or_default())?;
             let count: usize = shape.iter().product();
             let fill = match n.attr("value").and_then(|a| a.t.as_ref()) {
                 Some(t) => Konst::from_onnx(&crate::format::onnx::OnnxTensor::from_proto(std::path::Path::new(&n.name), t)?).map_err(err)?,
@@ -775,6 +785,9 @@ pub(super) fn lower(cx: &mut Cx, n: &NodeProto) -> Result<Vec<Val>> {
             let ends = cx.ints_in(n, 2)?.ok_or_else(|| err("Slice needs ends"))?;
             let axes = cx.ints_in(n, 3)?.unwrap_or_else(|| (0..starts.len() as i64).collect());
             let steps = cx.ints_in(n, 4)?.unwrap_or_else(|| vec![1; starts.len()]);
+            if ends.len() != starts.len() || axes.len() != starts.len() || steps.len() != starts.len() {
+                return Err(err("starts, ends, axes and steps must have the same length"));
+            }
             let mut v = x;
             for (j, &a) in axes.iter().enumerate() {
                 let d = axis(a, shape.len())?;
@@ -815,7 +828,7 @@ pub(super) fn lower(cx: &mut Cx, n: &NodeProto) -> Result<Vec<Val>> {
         }
         "Expand" => {
             let x = cx.req(n, 0)?;
-            let want: Vec<usize> = cx.ints_in(n, 1)?.ok_or_else(|| err("Expand needs a shape"))?.iter().map(|&d| d as usize).collect();
+            let want = dims(&cx.ints_in(n, 1)?.ok_or_else(|| err("Expand needs a shape"))?)?;
             let shape = cx.shape(&x);
             let out = crate::ops::layout::broadcast_shape("Expand", &[&shape, &want])?;
             match x {
