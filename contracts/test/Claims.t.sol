@@ -6,6 +6,9 @@ import {Claims} from "../src/Claims.sol";
 import {ModelRegistry} from "../src/ModelRegistry.sol";
 import {IClaims} from "../src/interfaces/IClaims.sol";
 import {IModelRegistry} from "../src/interfaces/IModelRegistry.sol";
+import {IDisputeGame} from "../src/interfaces/IDisputeGame.sol";
+import {DisputeGame} from "../src/DisputeGame.sol";
+import {ToyStepVerifier} from "./harness/ToyStepVerifier.sol";
 import {
     BondTooHigh,
     BondTooLow,
@@ -17,13 +20,20 @@ import {
     PayloadTooLarge,
     UnknownClaim,
     WithdrawalFailed,
-    ZeroTraceRoot
+    ZeroTraceRoot,
+    InvalidLevelSizes
 } from "../src/lib/Errors.sol";
+
+/// @dev The level sizes the tests' claims carry.
+function defaultSizes() pure returns (uint64[] memory s) {
+    s = new uint64[](3);
+    (s[0], s[1], s[2]) = (9, 4, 3);
+}
 
 /// @dev Refuses ether, to test a failing withdrawal.
 contract RejectingClaimant {
     function post(Claims claims, bytes32 modelId) external payable returns (uint256) {
-        return claims.postClaim{value: msg.value}(modelId, "in", "out", bytes32(uint256(1)));
+        return claims.postClaim{value: msg.value}(modelId, "in", "out", bytes32(uint256(1)), defaultSizes());
     }
 
     function withdraw(Claims claims) external {
@@ -42,7 +52,7 @@ contract ReentrantClaimant {
     }
 
     function post(bytes32 modelId) external payable returns (uint256) {
-        return claims.postClaim{value: msg.value}(modelId, "in", "out", bytes32(uint256(1)));
+        return claims.postClaim{value: msg.value}(modelId, "in", "out", bytes32(uint256(1)), defaultSizes());
     }
 
     function withdraw() external {
@@ -63,6 +73,7 @@ contract ReentrantClaimant {
 contract ClaimsTest is Test {
     ModelRegistry internal registry;
     Claims internal claims;
+    DisputeGame internal game;
     bytes32 internal modelId;
 
     uint256 internal constant MIN_BOND = 1 ether;
@@ -78,6 +89,7 @@ contract ClaimsTest is Test {
         bytes32 inputHash,
         bytes32 outputHash,
         bytes32 traceRoot,
+        uint64[] levelSizes,
         uint256 bond,
         uint64 deadline
     );
@@ -86,7 +98,8 @@ contract ClaimsTest is Test {
 
     function setUp() public {
         registry = new ModelRegistry();
-        claims = new Claims(registry, MIN_BOND, WINDOW);
+        game = new DisputeGame(new ToyStepVerifier(), 2, 1 hours);
+        claims = new Claims(registry, game, MIN_BOND, WINDOW);
         modelId = registry.register(keccak256("weights"), keccak256("arch"), "test model");
         vm.deal(ALICE, 100 ether);
         vm.deal(BOB, 100 ether);
@@ -95,20 +108,22 @@ contract ClaimsTest is Test {
 
     function _post(address who, uint256 bond) internal returns (uint256) {
         vm.prank(who);
-        return claims.postClaim{value: bond}(modelId, "the input", "the output", TRACE);
+        return claims.postClaim{value: bond}(modelId, "the input", "the output", TRACE, defaultSizes());
     }
 
     // ------------------------------------------------------------ constructor
 
     function test_constructor_rejectsBadConfig() public {
         vm.expectRevert(abi.encodeWithSelector(InvalidConfig.selector, "registry is not a contract"));
-        new Claims(IModelRegistry(address(0x1234)), MIN_BOND, WINDOW);
+        new Claims(IModelRegistry(address(0x1234)), game, MIN_BOND, WINDOW);
+        vm.expectRevert(abi.encodeWithSelector(InvalidConfig.selector, "game is not a contract"));
+        new Claims(registry, IDisputeGame(address(0x1234)), MIN_BOND, WINDOW);
         vm.expectRevert(abi.encodeWithSelector(InvalidConfig.selector, "minBond out of range"));
-        new Claims(registry, 0, WINDOW);
+        new Claims(registry, game, 0, WINDOW);
         vm.expectRevert(abi.encodeWithSelector(InvalidConfig.selector, "challengeWindow out of range"));
-        new Claims(registry, MIN_BOND, 0);
+        new Claims(registry, game, MIN_BOND, 0);
         vm.expectRevert(abi.encodeWithSelector(InvalidConfig.selector, "challengeWindow out of range"));
-        new Claims(registry, MIN_BOND, 366 days);
+        new Claims(registry, game, MIN_BOND, 366 days);
     }
 
     // ------------------------------------------------------------ postClaim
@@ -121,8 +136,16 @@ contract ClaimsTest is Test {
         assertEq(c.bond, 2 ether);
         assertEq(c.deadline, 1_700_000_000 + WINDOW);
         assertTrue(c.status == IClaims.Status.Pending);
-        assertEq(c.claimHash, keccak256(abi.encode(modelId, keccak256("the input"), keccak256("the output"), TRACE)));
-        assertEq(c.claimHash, claims.claimHashOf(modelId, keccak256("the input"), keccak256("the output"), TRACE));
+        bytes32 sizesHash = keccak256(abi.encodePacked(uint256(9), uint256(4), uint256(3)));
+        assertEq(
+            c.claimHash,
+            keccak256(abi.encode(modelId, keccak256("the input"), keccak256("the output"), TRACE, sizesHash))
+        );
+        assertEq(uint256(c.openGames), 0);
+        assertEq(
+            c.claimHash,
+            claims.claimHashOf(modelId, keccak256("the input"), keccak256("the output"), TRACE, defaultSizes())
+        );
         assertEq(claims.claimCount(), 1);
         assertEq(claims.totalBonded(), 2 ether);
         assertEq(address(claims).balance, 2 ether);
@@ -137,6 +160,7 @@ contract ClaimsTest is Test {
             keccak256("the input"),
             keccak256("the output"),
             TRACE,
+            defaultSizes(),
             MIN_BOND,
             uint64(1_700_000_000) + WINDOW
         );
@@ -165,13 +189,13 @@ contract ClaimsTest is Test {
     function test_postClaim_revertsOnUnknownModel() public {
         vm.prank(ALICE);
         vm.expectRevert(abi.encodeWithSelector(ModelNotRegistered.selector, bytes32(uint256(7))));
-        claims.postClaim{value: MIN_BOND}(bytes32(uint256(7)), "in", "out", TRACE);
+        claims.postClaim{value: MIN_BOND}(bytes32(uint256(7)), "in", "out", TRACE, defaultSizes());
     }
 
     function test_postClaim_revertsOnZeroTraceRoot() public {
         vm.prank(ALICE);
         vm.expectRevert(ZeroTraceRoot.selector);
-        claims.postClaim{value: MIN_BOND}(modelId, "in", "out", bytes32(0));
+        claims.postClaim{value: MIN_BOND}(modelId, "in", "out", bytes32(0), defaultSizes());
     }
 
     function test_postClaim_revertsOnOversizedPayload() public {
@@ -179,21 +203,60 @@ contract ClaimsTest is Test {
         bytes memory big = new bytes(max + 1);
         vm.prank(ALICE);
         vm.expectRevert(abi.encodeWithSelector(PayloadTooLarge.selector, max + 1, max));
-        claims.postClaim{value: MIN_BOND}(modelId, big, "out", TRACE);
+        claims.postClaim{value: MIN_BOND}(modelId, big, "out", TRACE, defaultSizes());
         vm.prank(ALICE);
         vm.expectRevert(abi.encodeWithSelector(PayloadTooLarge.selector, max + 1, max));
-        claims.postClaim{value: MIN_BOND}(modelId, "in", big, TRACE);
+        claims.postClaim{value: MIN_BOND}(modelId, "in", big, TRACE, defaultSizes());
     }
 
+    /// @dev The whole transaction, as its own: cold storage, the 21000 base and the calldata cost of
+    ///      everything but the input's bytes (the budget is 150k plus the input's calldata).
     function test_postClaim_gasWithinBudget() public {
         _post(BOB, MIN_BOND); // the first post also initializes the claim counter
         bytes memory input = new bytes(1024);
+        for (uint256 i; i < input.length; ++i) {
+            input[i] = bytes1(uint8(i | 1));
+        }
+        uint64[] memory sizes = defaultSizes();
+        vm.cool(address(claims));
+        vm.cool(address(registry));
         vm.prank(ALICE);
         uint256 before = gasleft();
-        claims.postClaim{value: MIN_BOND}(modelId, input, "out", TRACE);
+        claims.postClaim{value: MIN_BOND}(modelId, input, "out", TRACE, sizes);
         uint256 used = before - gasleft();
-        // issue 5: at most 150k gas plus calldata for the whole transaction; this is the call alone
-        assertLe(used, 120_000, "postClaim gas");
+        uint256 calldataGas = _calldataGas(abi.encodeCall(claims.postClaim, (modelId, input, "out", TRACE, sizes)));
+        uint256 total = used + 21_000 + calldataGas - 16 * input.length;
+        vm.snapshotValue("Claims", "postClaim_tx_minus_input_calldata", total);
+        assertLe(total, 150_000, "postClaim gas");
+    }
+
+    function test_postClaim_revertsOnBadLevelSizes() public {
+        uint64[] memory sizes = new uint64[](0);
+        vm.prank(ALICE);
+        vm.expectRevert(InvalidLevelSizes.selector);
+        claims.postClaim{value: MIN_BOND}(modelId, "in", "out", TRACE, sizes);
+        sizes = new uint64[](2);
+        (sizes[0], sizes[1]) = (4, 1);
+        vm.prank(ALICE);
+        vm.expectRevert(InvalidLevelSizes.selector);
+        claims.postClaim{value: MIN_BOND}(modelId, "in", "out", TRACE, sizes);
+        (sizes[0], sizes[1]) = (4, (uint64(1) << 48) + 1);
+        vm.prank(ALICE);
+        vm.expectRevert(InvalidLevelSizes.selector);
+        claims.postClaim{value: MIN_BOND}(modelId, "in", "out", TRACE, sizes);
+        sizes = new uint64[](17);
+        for (uint256 i; i < 17; ++i) {
+            sizes[i] = 2;
+        }
+        vm.prank(ALICE);
+        vm.expectRevert(InvalidLevelSizes.selector);
+        claims.postClaim{value: MIN_BOND}(modelId, "in", "out", TRACE, sizes);
+    }
+
+    function _calldataGas(bytes memory data) internal pure returns (uint256 gas) {
+        for (uint256 i; i < data.length; ++i) {
+            gas += data[i] == 0 ? 4 : 16;
+        }
     }
 
     // ------------------------------------------------------------ finalize
@@ -288,8 +351,17 @@ contract ClaimsTest is Test {
         uint256 b = bound(bond, MIN_BOND, type(uint96).max);
         vm.deal(ALICE, b);
         vm.prank(ALICE);
-        uint256 id = claims.postClaim{value: b}(modelId, input, output, trace);
-        assertEq(claims.getClaim(id).claimHash, claims.claimHashOf(modelId, keccak256(input), keccak256(output), trace));
+        uint256 id = claims.postClaim{value: b}(modelId, input, output, trace, defaultSizes());
+        assertEq(
+            claims.getClaim(id).claimHash,
+            claims.claimHashOf(modelId, keccak256(input), keccak256(output), trace, defaultSizes())
+        );
+        uint64[] memory other = defaultSizes();
+        other[2] = 4;
+        assertTrue(
+            claims.getClaim(id).claimHash
+                != claims.claimHashOf(modelId, keccak256(input), keccak256(output), trace, other)
+        );
         assertEq(claims.getClaim(id).bond, b);
     }
 

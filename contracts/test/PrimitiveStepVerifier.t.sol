@@ -46,7 +46,7 @@ contract PrimitiveStepVerifierTest is Test {
     }
 
     function testFuzz_verify_matchesNegAndAbs(uint32 a) public view {
-        if (a & 0x7fff_ffff > 0x7f80_0000) a &= 0xff80_0000; // NaNs are canonicalized (SPEC 1.2)
+        if (a & 0x7fffffff > 0x7f800000) a &= 0xff800000; // NaNs are canonicalized (SPEC 1.2)
         uint64[] memory path = new uint64[](1);
         assertTrue(verifier.verify(0, path, _op(0x09, a, 0, 0), abi.encodePacked(a ^ 0x80000000)));
         assertTrue(verifier.verify(0, path, _op(0x0A, a, 0, 0), abi.encodePacked(a & 0x7fffffff)));

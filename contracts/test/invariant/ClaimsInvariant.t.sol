@@ -6,6 +6,8 @@ import {Vm} from "../utils/Vm.sol";
 import {Claims} from "../../src/Claims.sol";
 import {ModelRegistry} from "../../src/ModelRegistry.sol";
 import {IClaims} from "../../src/interfaces/IClaims.sol";
+import {DisputeGame} from "../../src/DisputeGame.sol";
+import {ToyStepVerifier} from "../harness/ToyStepVerifier.sol";
 
 /// @notice Drives Claims with random posts, time jumps, finalizations and withdrawals by a few
 ///         actors, and keeps the ghost ledger the invariants compare against.
@@ -32,7 +34,9 @@ contract ClaimsHandler {
         bond = claims.minBond() + bond % (10 ether);
         vm.deal(actor, actor.balance + bond);
         vm.prank(actor);
-        claims.postClaim{value: bond}(modelId, input, "out", keccak256(input));
+        uint64[] memory sizes = new uint64[](1);
+        sizes[0] = 2;
+        claims.postClaim{value: bond}(modelId, input, "out", keccak256(input), sizes);
         ghostPosted += bond;
     }
 
@@ -72,7 +76,7 @@ contract ClaimsInvariantTest is Test {
 
     function setUp() public {
         ModelRegistry registry = new ModelRegistry();
-        claims = new Claims(registry, 1 ether, 1 days);
+        claims = new Claims(registry, new DisputeGame(new ToyStepVerifier(), 2, 1 hours), 1 ether, 1 days);
         bytes32 modelId = registry.register(keccak256("weights"), keccak256("arch"), "m");
         handler = new ClaimsHandler(claims, modelId);
         targetContract(address(handler));
