@@ -9,8 +9,8 @@
 
 use std::hint::black_box;
 use std::time::Instant;
-use trace_vm::arith::Fast;
 use trace_vm::arith::transcendental::Func;
+use trace_vm::arith::{Fast, Prim};
 use trace_vm::ops::MapFn;
 
 /// Elements per row (a MiniLM FFN activation row is 1536 wide).
@@ -51,7 +51,9 @@ fn median_ns(v: &mut [f64]) -> f64 {
 
 fn main() {
     let fns = [
-        MapFn::Prim(trace_vm::arith::Prim::Add),
+        MapFn::Prim(Prim::Add),
+        MapFn::PrimConst(Prim::Mul, 0x3E00_0000),
+        MapFn::Prim(Prim::Div),
         MapFn::Func(Func::Exp),
         MapFn::Func(Func::Tanh),
         MapFn::Func(Func::Silu),
