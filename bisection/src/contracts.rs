@@ -5,29 +5,101 @@
 //! Solidity toolchain. `scripts/contract-artifacts --check` keeps those files
 //! equal to a fresh `forge build`.
 
+use alloy::primitives::U256;
 use alloy::providers::Provider;
 
 use crate::deployment::ContractAddresses;
 use crate::{Error, Result};
 
-alloy::sol!(
-    #[sol(rpc)]
-    #[derive(Debug, PartialEq, Eq)]
-    ModelRegistry,
-    "../contracts/artifacts/ModelRegistry.json"
-);
+/// Generated bindings; their docs are the contracts' NatSpec, and their
+/// signatures are the contracts' own (event constructors can be wide).
+#[allow(missing_docs, clippy::too_many_arguments)]
+mod bindings {
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        ModelRegistry,
+        "../contracts/artifacts/ModelRegistry.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        PrimitiveStepVerifier,
+        "../contracts/artifacts/PrimitiveStepVerifier.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        DisputeGame,
+        "../contracts/artifacts/DisputeGame.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        Claims,
+        "../contracts/artifacts/Claims.json"
+    );
+}
+
+pub use bindings::{Claims, DisputeGame, ModelRegistry, PrimitiveStepVerifier};
+
+/// Settings fixed when the contracts are deployed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeployConfig {
+    /// Smallest bond a claim or a challenge may carry, in wei.
+    pub min_bond: U256,
+    /// Seconds during which a claim can be challenged.
+    pub challenge_window: u64,
+    /// Each dissection move reveals `2^arity_log2` children (1..=6).
+    pub arity_log2: u8,
+    /// Each side's total thinking time in a game, in seconds.
+    pub clock: u64,
+}
 
 /// Deploys every Refute contract, in dependency order, from the provider's
 /// default sender, and returns their addresses.
-pub async fn deploy_all(provider: &impl Provider) -> Result<ContractAddresses> {
+pub async fn deploy_all(
+    provider: &impl Provider,
+    config: DeployConfig,
+) -> Result<ContractAddresses> {
+    let failed = |contract: &'static str| {
+        move |err: alloy::contract::Error| Error::Deploy {
+            contract,
+            reason: err.to_string(),
+        }
+    };
     let registry = ModelRegistry::deploy(provider)
         .await
-        .map_err(|err| Error::Deploy {
-            contract: "ModelRegistry",
-            reason: err.to_string(),
-        })?;
-    tracing::info!(target: "refute::game", address = %registry.address(), "deployed ModelRegistry");
-    Ok(ContractAddresses {
+        .map_err(failed("ModelRegistry"))?;
+    let verifier = PrimitiveStepVerifier::deploy(provider)
+        .await
+        .map_err(failed("PrimitiveStepVerifier"))?;
+    let game = DisputeGame::deploy(
+        provider,
+        *verifier.address(),
+        config.arity_log2,
+        config.clock,
+    )
+    .await
+    .map_err(failed("DisputeGame"))?;
+    let claims = Claims::deploy(
+        provider,
+        *registry.address(),
+        *game.address(),
+        config.min_bond,
+        config.challenge_window,
+    )
+    .await
+    .map_err(failed("Claims"))?;
+    let addresses = ContractAddresses {
         model_registry: *registry.address(),
-    })
+        step_verifier: *verifier.address(),
+        dispute_game: *game.address(),
+        claims: *claims.address(),
+    };
+    tracing::info!(target: "refute::game", ?addresses, "deployed the Refute contracts");
+    Ok(addresses)
 }

@@ -30,6 +30,12 @@ pub struct Deployment {
 pub struct ContractAddresses {
     /// The model registry.
     pub model_registry: Address,
+    /// The one-step verifier the dispute game calls at the last level.
+    pub step_verifier: Address,
+    /// The dispute game.
+    pub dispute_game: Address,
+    /// The claims contract.
+    pub claims: Address,
 }
 
 impl Deployment {
@@ -76,6 +82,9 @@ mod tests {
             deployer: Address::repeat_byte(0x11),
             contracts: ContractAddresses {
                 model_registry: Address::repeat_byte(0x22),
+                step_verifier: Address::repeat_byte(0x33),
+                dispute_game: Address::repeat_byte(0x44),
+                claims: Address::repeat_byte(0x55),
             },
         }
     }

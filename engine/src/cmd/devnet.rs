@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use alloy::primitives::U256;
+use bisection::contracts::DeployConfig;
 use bisection::deployment::Deployment;
 use clap::{Args, Subcommand};
 
@@ -37,6 +39,18 @@ struct UpArgs {
     /// Seconds between blocks; by default a block is mined per transaction.
     #[arg(long)]
     block_time: Option<u64>,
+    /// Smallest bond a claim or a challenge may carry, in wei (default 0.01 ether).
+    #[arg(long, default_value_t = 10_000_000_000_000_000)]
+    min_bond: u128,
+    /// Seconds during which a claim can be challenged.
+    #[arg(long, default_value_t = 600)]
+    challenge_window: u64,
+    /// Each dissection move reveals 2^ARITY_LOG2 children (1 to 6).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=6))]
+    arity_log2: u8,
+    /// Each side's total thinking time in a dispute game, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    clock: u64,
     /// The anvil executable; defaults to the project's pinned one, then PATH.
     #[arg(long, env = "REFUTE_ANVIL")]
     anvil: Option<PathBuf>,
@@ -80,7 +94,13 @@ impl UpArgs {
         };
         tracing::info!(target: "refute::engine", anvil = %config.anvil.display(), port = config.port, "starting anvil");
         let node = RunningNode::start(&dir, &config).await?;
-        let deployment = match deploy_contracts(&node).await {
+        let config = DeployConfig {
+            min_bond: U256::from(self.min_bond),
+            challenge_window: self.challenge_window,
+            arity_log2: self.arity_log2,
+            clock: self.clock,
+        };
+        let deployment = match deploy_contracts(&node, config).await {
             Ok(deployment) => deployment,
             Err(err) => {
                 node.stop();
@@ -99,6 +119,9 @@ impl UpArgs {
         println!("  chain id        {}", deployment.chain_id);
         println!("  deployed block  {}", deployment.deploy_block);
         println!("  model registry  {}", deployment.contracts.model_registry);
+        println!("  claims          {}", deployment.contracts.claims);
+        println!("  dispute game    {}", deployment.contracts.dispute_game);
+        println!("  step verifier   {}", deployment.contracts.step_verifier);
         println!("  deployment      {}", ctx.deployment.display());
         println!("  node log        {}", node.log.display());
         println!();
@@ -137,6 +160,7 @@ impl StatusArgs {
                 if let Some(d) = deployment {
                     println!("  chain id        {}", d.chain_id);
                     println!("  model registry  {}", d.contracts.model_registry);
+                    println!("  claims          {}", d.contracts.claims);
                 }
             }
             _ => println!("devnet not running; start it with `refute devnet up`"),

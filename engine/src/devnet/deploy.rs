@@ -2,13 +2,14 @@
 
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
+use bisection::contracts::DeployConfig;
 use bisection::deployment::Deployment;
 
 use super::{DEV_PRIVATE_KEY, RunningNode};
 use crate::error::{Error, Result};
 
 /// Deploys every Refute contract and returns the deployment record.
-pub async fn deploy_contracts(node: &RunningNode) -> Result<Deployment> {
+pub async fn deploy_contracts(node: &RunningNode, config: DeployConfig) -> Result<Deployment> {
     let signer: PrivateKeySigner = DEV_PRIVATE_KEY
         .parse()
         .expect("the development key is a valid secp256k1 key");
@@ -19,7 +20,7 @@ pub async fn deploy_contracts(node: &RunningNode) -> Result<Deployment> {
         reason: format!("{err}"),
     })?;
     let provider = ProviderBuilder::new().wallet(signer).connect_http(url);
-    let contracts = bisection::contracts::deploy_all(&provider).await?;
+    let contracts = bisection::contracts::deploy_all(&provider, config).await?;
     let deploy_block = provider
         .get_block_number()
         .await
