@@ -74,7 +74,7 @@ pub struct GemmaConfig {
 impl GemmaConfig {
     /// Whether block `l` attends globally (no window, the global RoPE base).
     pub fn is_global(&self, l: usize) -> bool {
-        (l + 1) % SWA_PATTERN == 0
+        (l + 1).is_multiple_of(SWA_PATTERN)
     }
 }
 
@@ -192,7 +192,10 @@ impl Decoder {
             path: path.as_ref().to_path_buf(),
             detail,
         };
-        if config.kv_heads == 0 || config.heads % config.kv_heads != 0 || config.head_dim % 2 != 0 {
+        if config.kv_heads == 0
+            || !config.heads.is_multiple_of(config.kv_heads)
+            || !config.head_dim.is_multiple_of(2)
+        {
             return Err(bad(format!(
                 "{} query heads over {} KV heads of dimension {}: heads must be a multiple of KV heads and the dimension even",
                 config.heads, config.kv_heads, config.head_dim
@@ -342,12 +345,12 @@ impl Decoder {
                 if new_tokens == 0 {
                     return Err(Error::Input("generate at least one token".into()));
                 }
-                if let Sampling::Seeded { temperature, .. } = sampling {
-                    if !(temperature > 0.0 && temperature.is_finite()) {
-                        return Err(Error::Input(format!(
-                            "temperature {temperature} must be positive and finite"
-                        )));
-                    }
+                if let Sampling::Seeded { temperature, .. } = sampling
+                    && !(temperature > 0.0 && temperature.is_finite())
+                {
+                    return Err(Error::Input(format!(
+                        "temperature {temperature} must be positive and finite"
+                    )));
                 }
                 (prompt_len, new_tokens)
             }

@@ -276,6 +276,8 @@ pub fn locate(dir: &Path, name_or_path: &str) -> Result<Located> {
 }
 
 /// A loaded model of either kind.
+// A process holds one or two of these; boxing the larger variant buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Model {
     /// A sentence encoder.

@@ -240,8 +240,8 @@ impl SpmTokenizer {
             })
             .collect();
         let n = syms.len();
-        for i in 0..n.saturating_sub(1) {
-            syms[i].next = Some(i + 1);
+        for (i, s) in syms.iter_mut().enumerate().take(n.saturating_sub(1)) {
+            s.next = Some(i + 1);
         }
         let mut heap: BinaryHeap<Candidate> = (0..n)
             .filter_map(|i| self.merge_candidate(text, &syms, i))
