@@ -105,7 +105,7 @@ fn bench(c: &mut Criterion) {
 }
 
 /// Best-of-9 ns per element of `f` run over 4096 elements 20 times (robust to other load).
-fn best_ns(f: &dyn Fn() -> u32) -> f64 {
+fn best_ns(f: &mut dyn FnMut() -> u32) -> f64 {
     (0..9)
         .map(|_| {
             let t = std::time::Instant::now();
@@ -121,28 +121,28 @@ fn summary(_c: &mut Criterion) {
     let ops = operands();
     println!("\nns per op, best of 9 (fast, reference, reference/fast):");
     for &p in Prim::ALL {
-        let f = best_ns(&|| run(&Fast, p, &ops));
-        let r = best_ns(&|| run(&Reference, p, &ops));
+        let f = best_ns(&mut || run(&Fast, p, &ops));
+        let r = best_ns(&mut || run(&Reference, p, &ops));
         println!("{:>12} {f:8.2} {r:8.2} {:7.1}x", p.name(), r / f);
     }
     let xs: Vec<u32> = ops.iter().map(|o| o[0]).collect();
     let mut out = vec![0u32; N];
     println!("\nns per element (eval(Fast), map_fast, map_portable, reference):");
     for f in Func::ALL {
-        let e = best_ns(&|| {
+        let e = best_ns(&mut || {
             xs.iter()
                 .fold(0u32, |a, &x| a ^ f.eval(&Fast, black_box(x)))
         });
-        let m = best_ns(&|| {
+        let m = best_ns(&mut || {
             let _ = map_fast(f, &xs, &mut out);
             out[0]
         });
-        let mp = best_ns(&|| {
+        let mp = best_ns(&mut || {
             let mut o = vec![0u32; N];
             map_portable(f, &xs, &mut o);
             o[0]
         });
-        let r = best_ns(&|| {
+        let r = best_ns(&mut || {
             xs.iter()
                 .fold(0u32, |a, &x| a ^ f.eval(&Reference, black_box(x)))
         });
@@ -150,9 +150,9 @@ fn summary(_c: &mut Criterion) {
     }
     let bv: Vec<u32> = ops.iter().map(|o| o[1]).collect();
     println!("\nns per element of a 4096-long dot (avx2, portable, reference):");
-    let a2 = best_ns(&|| dot_avx2(&xs, &bv).and_then(|r| r.ok()).unwrap_or(0));
-    let po = best_ns(&|| dot_portable(&xs, &bv).unwrap_or(0));
-    let re = best_ns(&|| Reference.dot(&xs, &bv).unwrap_or(0));
+    let a2 = best_ns(&mut || dot_avx2(&xs, &bv).and_then(|r| r.ok()).unwrap_or(0));
+    let po = best_ns(&mut || dot_portable(&xs, &bv).unwrap_or(0));
+    let re = best_ns(&mut || Reference.dot(&xs, &bv).unwrap_or(0));
     println!("{a2:8.3} {po:8.3} {re:8.3}");
 }
 

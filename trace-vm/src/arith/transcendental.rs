@@ -307,9 +307,8 @@ impl Func {
     /// Error budget in units of 2^-149 (the smallest subnormal) for inputs whose
     /// exact result is subnormal.
     pub fn budget_subnormal(self) -> f64 {
-        match self {
-            _ => 2.0,
-        }
+        let _ = self; // the same for every program
+        2.0
     }
 
     fn run<M: Machine>(self, m: &mut M, x: M::V) -> M::V {
