@@ -294,7 +294,7 @@ impl Model {
             ModelFormat::Gguf => Ok(Model::Decoder(Decoder::open(&at.path)?)),
             ModelFormat::Onnx => Err(Error::Unsupported {
                 path: at.path.clone(),
-                detail: "ONNX graphs are not compiled to VM programs yet; use a safetensors encoder (minilm-l6) or a GGUF decoder (gemma3-270m)".into(),
+                detail: "the CLI cannot feed ONNX graphs their inputs yet (the graph compiler trace_vm::onnx is library-only); use a safetensors encoder (minilm-l6) or a GGUF decoder (gemma3-270m)".into(),
             }),
         }
     }
