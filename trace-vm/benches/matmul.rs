@@ -36,8 +36,8 @@ fn main() {
         "deterministic matmul (refute) vs matrixmultiply::sgemm, 1 thread, median of alternating runs"
     );
     println!(
-        "{:<36} {:>18} {:>12} {:>12} {:>7}  {}",
-        "shape", "M x K x N", "refute GF/s", "sgemm GF/s", "ratio", "bits vs SoftFloat"
+        "{:<36} {:>18} {:>12} {:>12} {:>7}  bits vs SoftFloat",
+        "shape", "M x K x N", "refute GF/s", "sgemm GF/s", "ratio"
     );
     for (name, m, k, n) in SHAPES {
         let a = data(1, m * k);
