@@ -3,10 +3,10 @@
 //! sub-trace a dispute needs), and re-execution of one op.
 //!
 //! Commitments (SPEC.md, "Boundary states and op sub-traces"):
-//! - state_root(l) = list_root(tensor roots of [`Program::state`]`(l)`, in table order);
+//! - state_root(l) = list_root(bound roots of [`Program::state`]`(l)`, in table order);
 //! - trace_root = list_root(state_root(0), …, state_root(L));
 //! - the op sub-trace of layer l is the list
-//!   `[state_root(l), root(out(op_a)), …, root(out(op_b)), state_root(l + 1)]`
+//!   `[state_root(l), bound(out(op_a)), …, bound(out(op_b)), state_root(l + 1)]`
 //!   over the layer's ops `a..=b` in program order; its first and last
 //!   entries are the agreed input and the disputed output state.
 //!
@@ -15,7 +15,7 @@
 //! tensors, not by the number of layers.
 
 use crate::backend::Backend;
-use crate::commit::{Hash, TraceHasher, list_root};
+use crate::commit::{Hash, TraceHasher, bound, list_root};
 use crate::error::{Error, Result};
 use crate::program::{Program, TensorKind};
 use crate::tensor::{Tensor, TensorId};
@@ -30,12 +30,12 @@ pub struct State {
 }
 
 impl State {
-    /// The state root: list_root of the tensor roots.
+    /// The state root: list_root of the tensors' bound roots.
     pub fn root(&self) -> Result<Hash> {
         let roots = self
             .tensors
             .iter()
-            .map(|(_, t)| t.root())
+            .map(|(id, t)| Ok(bound(id.0, &t.root()?)))
             .collect::<Result<Vec<_>>>()?;
         Ok(list_root(&roots))
     }
@@ -61,7 +61,7 @@ pub struct Run {
 pub struct LayerRun {
     /// The layer.
     pub layer: usize,
-    /// The op sub-trace leaves: input state root, each op output root, output state root.
+    /// The op sub-trace leaves: input state root, each op output's bound root, output state root.
     pub sub_trace: Vec<Hash>,
     /// list_root of `sub_trace`.
     pub sub_trace_root: Hash,
@@ -188,7 +188,7 @@ impl<'a> Env<'a> {
             .program
             .state(l)
             .iter()
-            .map(|&t| self.root(t))
+            .map(|&t| Ok(bound(t.0, &self.root(t)?)))
             .collect::<Result<Vec<_>>>()?;
         Ok(list_root(&roots))
     }
@@ -315,7 +315,7 @@ pub fn run_layer(
     for i in layer.ops.clone() {
         // Hash the output before a later op of the layer can drop it.
         let out = env.step(backend, i)?;
-        sub_trace.push(env.root(out)?);
+        sub_trace.push(bound(out.0, &env.root(out)?));
     }
     sub_trace.push(env.state_root(l + 1)?);
     let state_out = env.capture(l + 1)?;

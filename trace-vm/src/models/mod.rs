@@ -22,7 +22,7 @@ pub mod spm;
 use std::path::{Path, PathBuf};
 
 use crate::backend::Backend;
-use crate::commit::{self, Hash, list_root};
+use crate::commit::{self, Hash};
 use crate::exec;
 use crate::format;
 use crate::ops::Op;
@@ -99,14 +99,9 @@ pub struct Compiled {
 }
 
 impl Compiled {
-    /// `list_root` of the weight tensor roots (SPEC.md, "Model").
+    /// `list_root` of the weights' bound roots (SPEC.md, "Model").
     pub fn weights_root(&self) -> Result<Hash> {
-        let roots = self
-            .weights
-            .iter()
-            .map(Tensor::root)
-            .collect::<crate::Result<Vec<_>>>()?;
-        Ok(list_root(&roots))
+        Ok(self.program.weights_root(&self.weights)?)
     }
 
     /// The model commitment: `model_root(weights_root, program hash)`.

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 pub use konst::{KData, Konst};
 
 use crate::backend::Backend;
-use crate::commit::{DType, Hash, list_root, model_root};
+use crate::commit::{DType, Hash, model_root};
 use crate::exec::{self, Run};
 use crate::format::onnx::{OnnxModel, OnnxTensor, proto::NodeProto};
 use crate::program::{Builder, Program};
@@ -73,14 +73,10 @@ pub struct Compiled {
 }
 
 impl Compiled {
-    /// The model commitment: `model_root(list_root(weight roots), program hash)`.
+    /// The model commitment: `model_root(weights_root, program hash)`.
     pub fn model_root(&self) -> Result<Hash> {
-        let roots = self
-            .weights
-            .iter()
-            .map(Tensor::root)
-            .collect::<crate::Result<Vec<_>>>()?;
-        Ok(model_root(&list_root(&roots), &self.program.hash()))
+        let weights_root = self.program.weights_root(&self.weights)?;
+        Ok(model_root(&weights_root, &self.program.hash()))
     }
 
     /// Run on `inputs` (in [`Compiled::inputs`] order).

@@ -17,10 +17,10 @@ pub use builder::Builder;
 
 use std::ops::Range;
 
-use crate::commit::{DType, Hash, keccak256, list_root};
+use crate::commit::{DType, Hash, bound, keccak256, list_root};
 use crate::error::Error;
 use crate::ops::Op;
-use crate::tensor::TensorId;
+use crate::tensor::{Tensor, TensorId};
 
 /// Domain tag hashed in front of every program commitment.
 pub const PROGRAM_TAG: &[u8] = b"refute/program/v1";
@@ -244,40 +244,75 @@ impl Program {
         keccak256(&self.encode_op(i))
     }
 
+    /// `ids_root(l)`: list_root(keccak256(u32 id)) over the tensors of state `l`.
+    pub fn ids_root(&self, l: usize) -> Hash {
+        let ids: Vec<Hash> = self
+            .state(l)
+            .iter()
+            .map(|t| keccak256(&t.0.to_be_bytes()))
+            .collect();
+        list_root(&ids)
+    }
+
+    /// Leaf of layer `l` in the layers list:
+    /// keccak256(u32 first op ‖ u32 op count ‖ ids_root(l + 1)).
+    pub fn layer_leaf(&self, l: usize) -> Hash {
+        let ops = &self.layers[l].ops;
+        let mut b = (ops.start as u32).to_be_bytes().to_vec();
+        b.extend_from_slice(&(ops.len() as u32).to_be_bytes());
+        b.extend_from_slice(&self.ids_root(l + 1));
+        keccak256(&b)
+    }
+
     /// The program hash (the on-chain architecture commitment):
     /// keccak256(PROGRAM_TAG ‖ tensors_root ‖ ops_root ‖ layers_root ‖ outputs_root), where
     /// tensors_root = list_root(keccak256(encode_tensor(t))), ops_root = list_root(op_leaf(i)),
-    /// layers_root = list_root(keccak256(u32 first op ‖ u32 op count)) and
-    /// outputs_root = list_root(keccak256(u32 id)).
+    /// layers_root = list_root(layer_leaf(l)) and outputs_root = list_root(keccak256(u32 id)).
     pub fn hash(&self) -> Hash {
+        let mut pre = PROGRAM_TAG.to_vec();
+        for root in self.hash_parts() {
+            pre.extend_from_slice(&root);
+        }
+        keccak256(&pre)
+    }
+
+    /// The four roots [`Program::hash`] commits to, in order.
+    pub fn hash_parts(&self) -> [Hash; 4] {
         let tensors: Vec<Hash> = (0..self.tensors.len())
             .map(|i| keccak256(&self.encode_tensor(TensorId(i as u32))))
             .collect();
         let ops: Vec<Hash> = (0..self.ops.len()).map(|i| self.op_leaf(i)).collect();
-        let layers: Vec<Hash> = self
-            .layers
-            .iter()
-            .map(|l| {
-                let mut b = (l.ops.start as u32).to_be_bytes().to_vec();
-                b.extend_from_slice(&(l.ops.len() as u32).to_be_bytes());
-                keccak256(&b)
-            })
-            .collect();
+        let layers: Vec<Hash> = (0..self.layers.len()).map(|l| self.layer_leaf(l)).collect();
         let outputs: Vec<Hash> = self
             .outputs
             .iter()
             .map(|t| keccak256(&t.0.to_be_bytes()))
             .collect();
-        let mut pre = PROGRAM_TAG.to_vec();
-        for root in [
+        [
             list_root(&tensors),
             list_root(&ops),
             list_root(&layers),
             list_root(&outputs),
-        ] {
-            pre.extend_from_slice(&root);
+        ]
+    }
+
+    /// `weights_root`: list_root of the weights' bound roots in weight-table
+    /// order (`weights` given in that order).
+    pub fn weights_root(&self, weights: &[Tensor]) -> crate::error::Result<Hash> {
+        let ids = self.of_kind(TensorKind::Weight);
+        if ids.len() != weights.len() {
+            return Err(Error::Program(format!(
+                "the program takes {} weights, {} were given",
+                ids.len(),
+                weights.len()
+            )));
         }
-        keccak256(&pre)
+        let roots = ids
+            .iter()
+            .zip(weights)
+            .map(|(id, w)| Ok(bound(id.0, &w.root()?)))
+            .collect::<crate::error::Result<Vec<_>>>()?;
+        Ok(list_root(&roots))
     }
 
     /// A readable listing: one line per op.
