@@ -9,7 +9,7 @@ use trace_vm::commit::merkle::{depth_for, root_from_path, u256, zero_hash};
 use trace_vm::commit::tensor::{DataHasher, data_root, data_root_threads, leaf_count};
 use trace_vm::commit::{
     DType, Hash, Keccak256, LEAF_SIZE, MerkleAccumulator, StateHasher, TensorHeader, TensorTree,
-    TraceHasher, ZERO_HASH, keccak256, list_root, merkle_root, model_root, node,
+    TraceHasher, ZERO_HASH, bound, keccak256, list_root, merkle_root, model_root, node,
 };
 
 fn hex(h: &Hash) -> String {
@@ -242,24 +242,28 @@ fn element_proofs() {
 fn state_and_trace_roots() {
     let h = TensorHeader::new(DType::F32, &[4]);
     let t: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 16]).collect();
-    let roots: Vec<Hash> = t.iter().map(|b| h.commit(b).unwrap().root).collect();
+    let roots: Vec<Hash> = t
+        .iter()
+        .enumerate()
+        .map(|(i, b)| bound(i as u32, &h.commit(b).unwrap().root))
+        .collect();
     let mut th = TraceHasher::new(true);
     // state 0: tensors 0, 1; state 1: tensor 2; state 2: tensors 3, 4
-    th.tensor(&h, &t[0]).unwrap();
-    th.tensor(&h, &t[1]).unwrap();
+    th.tensor(0, &h, &t[0]).unwrap();
+    th.tensor(1, &h, &t[1]).unwrap();
     let s0 = th.end_state();
-    th.tensor(&h, &t[2]).unwrap();
+    th.tensor(2, &h, &t[2]).unwrap();
     let s1 = th.end_state();
-    th.tensor(&h, &t[3]).unwrap();
-    th.tensor(&h, &t[4]).unwrap();
+    th.tensor(3, &h, &t[3]).unwrap();
+    th.tensor(4, &h, &t[4]).unwrap();
     let c = th.finish();
     assert_eq!(s0, list_root(&roots[0..2]));
     assert_eq!(s1, list_root(&roots[2..3]));
     let s2 = list_root(&roots[3..5]);
-    assert_eq!(c.root, list_root(&[s0, s1, s2]));
+    assert_eq!(c.root, merkle_root(&[s0, s1, s2]));
     assert_eq!(c.n_states, 3);
     assert_eq!(c.state_roots, Some(vec![s0, s1, s2]));
     let mut sh = StateHasher::new();
-    assert!(sh.push_tensor(&h, &[0u8; 3]).is_err());
+    assert!(sh.push_tensor(0, &h, &[0u8; 3]).is_err());
     assert_eq!(model_root(&s0, &s1), node(&s0, &s1));
 }

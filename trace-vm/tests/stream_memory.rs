@@ -39,8 +39,9 @@ fn peak_for(states: usize, per_state: usize, tensor: &[u8]) -> (usize, usize) {
     let mut th = TraceHasher::new(false);
     let mut max_held = 0;
     for _ in 0..states {
-        for _ in 0..per_state {
-            th.tensor(&h, tensor).expect("tensor matches its header");
+        for id in 0..per_state {
+            th.tensor(id as u32, &h, tensor)
+                .expect("tensor matches its header");
         }
         th.end_state();
         max_held = max_held.max(th.held_bytes());

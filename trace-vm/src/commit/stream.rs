@@ -4,10 +4,13 @@
 //! only O(log n) hashes per open tree, so memory is bounded by the largest
 //! live tensor, not by the number of tensors, layers or tokens.
 //!
-//! - state_root = list_root(tensor roots of the state, in program order);
-//! - trace_root = list_root(state roots, in program order: state 0 is the
-//!   input state, state k the state after the k-th layer step).
+//! - state_root = list_root(bound roots (id ‖ tensor root) of the state's
+//!   tensors, in program order);
+//! - trace_root = merkle_root(state roots, in program order: state 0 is the
+//!   input state, state k the state after the k-th layer step) — the root of
+//!   the game's level-0 list, whose length the claim states separately.
 
+use super::bound;
 use super::merkle::{Hash, MerkleAccumulator, list_root_from};
 use super::tensor::TensorHeader;
 use crate::error::Result;
@@ -24,16 +27,17 @@ impl StateHasher {
         Self::default()
     }
 
-    /// Hash a tensor (checked against its header) and add its root; returns the tensor root.
-    pub fn push_tensor(&mut self, header: &TensorHeader, bytes: &[u8]) -> Result<Hash> {
+    /// Hash tensor `id` (checked against its header) and add its bound root;
+    /// returns the tensor root.
+    pub fn push_tensor(&mut self, id: u32, header: &TensorHeader, bytes: &[u8]) -> Result<Hash> {
         let c = header.commit(bytes)?;
-        self.acc.push(c.root);
+        self.push_root(id, &c.root);
         Ok(c.root)
     }
 
-    /// Add an already computed tensor root.
-    pub fn push_root(&mut self, root: Hash) {
-        self.acc.push(root);
+    /// Add tensor `id` by its already computed tensor root.
+    pub fn push_root(&mut self, id: u32, root: &Hash) {
+        self.acc.push(bound(id, root));
     }
 
     /// Number of tensors so far.
@@ -60,7 +64,7 @@ impl StateHasher {
 /// The claim-time trace commitment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TraceCommitment {
-    /// trace_root = list_root(state roots).
+    /// trace_root = merkle_root(state roots).
     pub root: Hash,
     /// Number of boundary states.
     pub n_states: u64,
@@ -86,14 +90,9 @@ impl TraceHasher {
         }
     }
 
-    /// Hash a tensor of the current state; returns its tensor root.
-    pub fn tensor(&mut self, header: &TensorHeader, bytes: &[u8]) -> Result<Hash> {
-        self.state.push_tensor(header, bytes)
-    }
-
-    /// Add an already computed tensor root to the current state.
-    pub fn tensor_root(&mut self, root: Hash) {
-        self.state.push_root(root);
+    /// Hash tensor `id` of the current state; returns its tensor root.
+    pub fn tensor(&mut self, id: u32, header: &TensorHeader, bytes: &[u8]) -> Result<Hash> {
+        self.state.push_tensor(id, header, bytes)
     }
 
     /// Close the current state; returns its root.
@@ -123,7 +122,7 @@ impl TraceHasher {
             self.end_state();
         }
         TraceCommitment {
-            root: list_root_from(self.acc.len(), &self.acc.root()),
+            root: self.acc.root(),
             n_states: self.acc.len(),
             state_roots: self.keep,
         }

@@ -4,7 +4,7 @@
 //!
 //! Commitments (SPEC.md, "Boundary states and op sub-traces"):
 //! - state_root(l) = list_root(bound roots of [`Program::state`]`(l)`, in table order);
-//! - trace_root = list_root(state_root(0), …, state_root(L));
+//! - trace_root = merkle_root(state_root(0), …, state_root(L));
 //! - the op sub-trace of layer l is the list
 //!   `[state_root(l), bound(out(op_a)), …, bound(out(op_b)), state_root(l + 1)]`
 //!   over the layer's ops `a..=b` in program order; its first and last
@@ -46,7 +46,7 @@ impl State {
 pub struct Run {
     /// The program outputs, in program order.
     pub outputs: Vec<Tensor>,
-    /// list_root of the state roots.
+    /// merkle_root of the state roots (the game's level-0 list).
     pub trace_root: Hash,
     /// The boundary-state roots, state 0 first.
     pub state_roots: Vec<Hash>,
@@ -63,8 +63,6 @@ pub struct LayerRun {
     pub layer: usize,
     /// The op sub-trace leaves: input state root, each op output's bound root, output state root.
     pub sub_trace: Vec<Hash>,
-    /// list_root of `sub_trace`.
-    pub sub_trace_root: Hash,
     /// The output state (state `layer + 1`).
     pub state_out: State,
 }
@@ -321,7 +319,6 @@ pub fn run_layer(
     let state_out = env.capture(l + 1)?;
     Ok(LayerRun {
         layer: l,
-        sub_trace_root: list_root(&sub_trace),
         sub_trace,
         state_out,
     })
