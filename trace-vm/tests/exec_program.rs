@@ -752,3 +752,44 @@ proptest! {
         }
     }
 }
+
+/// Every op entry of a decoder program (every op kind but sample and
+/// dequant) decodes back to the geometry the op was built with.
+#[test]
+fn op_entries_decode_to_the_same_sites() {
+    use trace_vm::ops::micro::Site;
+    use trace_vm::program::decode_op;
+    let p = decoder(TINY, &[3, 1]);
+    for (i, node) in p.ops().iter().enumerate() {
+        let d = decode_op(&p.encode_op(i)).unwrap();
+        let descs: Vec<_> = node
+            .inputs
+            .iter()
+            .map(|&t| (p.tensor(t).dtype, p.tensor(t).shape.as_slice()))
+            .collect();
+        let site = Site::new(&node.op, &descs).unwrap();
+        assert_eq!((d.index as usize, d.output.id), (i, node.output.0));
+        assert_eq!(d.site.out_shape(), site.out_shape(), "op {i}");
+        assert_eq!(d.site.step_count(), site.step_count(), "op {i}");
+        let ids: Vec<u32> = d.inputs.iter().map(|t| t.id).collect();
+        let want: Vec<u32> = node.inputs.iter().map(|t| t.0).collect();
+        assert_eq!(ids, want, "op {i}");
+        let mut read = |_: usize, _: u64| Ok(0u32);
+        for e in [0, site.out_len() - 1] {
+            for s in [0, site.step_count() - 1] {
+                assert_eq!(
+                    d.site.step(e, s, &mut read).unwrap(),
+                    site.step(e, s, &mut read).unwrap(),
+                    "op {i} element {e} step {s}"
+                );
+            }
+        }
+    }
+    let mut entry = p.encode_op(0);
+    entry.push(0);
+    assert!(decode_op(&entry).is_err(), "trailing bytes are rejected");
+    assert!(
+        decode_op(&entry[..9]).is_err(),
+        "truncated entries are rejected"
+    );
+}

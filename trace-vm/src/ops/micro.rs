@@ -278,6 +278,30 @@ impl Site {
         })
     }
 
+    /// A map of the element program `program` over inputs `ins` (broadcast):
+    /// the site of a map op decoded from its program encoding.
+    pub fn for_map(program: Program, ins: &[Desc<'_>]) -> Result<Site> {
+        if ins.is_empty() || ins.iter().any(|d| d.0 != DType::F32) {
+            return Err(Error::Op {
+                op: "map".into(),
+                msg: "takes 1 to 4 F32 inputs".into(),
+            });
+        }
+        let shapes: Vec<&[usize]> = ins.iter().map(|d| d.1).collect();
+        let out_shape = super::layout::broadcast_shape("map", &shapes)?;
+        Ok(Site {
+            out_dtype: DType::F32,
+            geom: Geom::Map {
+                program,
+                bstrides: ins
+                    .iter()
+                    .map(|d| broadcast_strides(d.1, out_shape.len()))
+                    .collect(),
+            },
+            out_shape,
+        })
+    }
+
     /// The output's dtype.
     pub fn out_dtype(&self) -> DType {
         self.out_dtype
@@ -575,7 +599,19 @@ pub fn element_trace<A: Arith + ?Sized>(
     e: u64,
 ) -> Result<ElementTrace> {
     let descs: Vec<Desc<'_>> = inputs.iter().map(|t| (t.dtype(), t.shape())).collect();
-    let site = Site::new(op, &descs)?;
+    site_trace(arith, &Site::new(op, &descs)?, inputs, e, &mut |_, r| r)
+}
+
+/// The micro-trace of element `e` of the op at `site`; `tamper(s, result)`
+/// may change step `s`'s result before later steps read it (how a test
+/// builds a trace that lies at exactly one micro-step).
+pub fn site_trace<A: Arith + ?Sized>(
+    arith: &A,
+    site: &Site,
+    inputs: &[&Tensor],
+    e: u64,
+    tamper: &mut dyn FnMut(usize, u32) -> u32,
+) -> Result<ElementTrace> {
     let n = site.step_count();
     let mut steps: Vec<TraceStep> = Vec::with_capacity(n);
     let mut read = |input: usize, index: u64| read_word(inputs[input], input, index);
@@ -596,7 +632,7 @@ pub fn element_trace<A: Arith + ?Sized>(
                 } => read_field(inputs[input as usize], input as usize, index, field)?,
             };
         }
-        let result = arith.eval(spec.prim, args);
+        let result = tamper(s, arith.eval(spec.prim, args));
         steps.push(TraceStep { spec, args, result });
     }
     let output = steps.last().map(|s| s.result).unwrap_or(0);

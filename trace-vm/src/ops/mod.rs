@@ -27,7 +27,7 @@ pub mod quant;
 pub mod sample;
 
 pub use map::MapFn;
-pub use micro::{ElementTrace, Operand, StepSpec, TraceStep, element_trace};
+pub use micro::{ElementTrace, Operand, StepSpec, TraceStep, element_trace, site_trace};
 
 use crate::arith::Prim;
 use crate::commit::DType;

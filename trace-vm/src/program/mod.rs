@@ -11,9 +11,11 @@
 //! outputs.
 
 mod builder;
+pub mod entry;
 pub mod nn;
 
 pub use builder::Builder;
+pub use entry::{OpEntry, TensorEntry, decode_op};
 
 use std::ops::Range;
 
