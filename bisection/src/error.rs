@@ -46,4 +46,7 @@ pub enum Error {
         /// What the node or transport reported.
         reason: String,
     },
+    /// The VM could not build a trace, a list or a witness.
+    #[error("trace-vm: {0}")]
+    Vm(String),
 }

@@ -9,5 +9,6 @@ pub mod contracts;
 pub mod deployment;
 mod error;
 pub mod game;
+pub mod machine;
 
 pub use error::{Error, Result};

@@ -67,11 +67,13 @@ impl<T: Trace> Honest<T> {
                 })
             }
             Phase::Step => {
-                let list = self.trace.list(&path);
+                let post = self.trace.list(&path)[index as usize].clone();
                 let pre_proof = self.tree(&path).proof(index - 1);
+                let mut step_path = path;
+                step_path.push(index);
                 Some(Action::Step {
-                    pre: list[index as usize - 1].clone(),
-                    post: list[index as usize].clone(),
+                    pre: self.trace.step_pre(&step_path),
+                    post,
                     pre_proof,
                 })
             }

@@ -44,7 +44,7 @@ impl Vm for ToyVm {
         keccak256(&state.to_be_bytes())
     }
 
-    fn verify_step(&self, path: &[u64], pre: &u64, post: &u64) -> bool {
+    fn verify_step(&self, path: &[u64], _roots: &[Hash], pre: &u64, post: &u64) -> bool {
         Self::primitive(path, *pre) == *post
     }
 }

@@ -74,7 +74,7 @@ pub fn depth_for(n: u64) -> usize {
 }
 
 /// Incremental Merkle root over a stream of leaf hashes, O(log n) memory.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MerkleAccumulator {
     /// Pending complete subtrees, heights strictly decreasing from bottom to top.
     stack: Vec<(usize, Hash)>,
@@ -100,6 +100,40 @@ impl MerkleAccumulator {
     /// Bytes held (for memory accounting): the pending stack.
     pub fn held_bytes(&self) -> usize {
         self.stack.capacity() * std::mem::size_of::<(usize, Hash)>()
+    }
+
+    /// The pending complete subtrees' roots, largest first: one per set bit
+    /// of [`len`](Self::len), from the highest bit down (the frontier a
+    /// one-step state commits to).
+    pub fn frontier(&self) -> Vec<Hash> {
+        self.stack.iter().map(|&(_, h)| h).collect()
+    }
+
+    /// The accumulator after `count` leaves whose [`frontier`](Self::frontier)
+    /// is `roots`; `None` when `roots` does not have one root per set bit.
+    pub fn from_frontier(count: u64, roots: &[Hash]) -> Option<Self> {
+        if count.count_ones() as usize != roots.len() {
+            return None;
+        }
+        let heights = (0..64usize).rev().filter(|&b| (count >> b) & 1 == 1);
+        Some(Self {
+            stack: heights.zip(roots.iter().copied()).collect(),
+            count,
+        })
+    }
+
+    /// Whether `leaf` is leaf `index` (< len) given its `siblings` inside the
+    /// complete subtree of the frontier that holds it.
+    pub fn proves(&self, index: u64, leaf: Hash, siblings: &[Hash]) -> bool {
+        let mut start = 0u64;
+        for &(h, root) in &self.stack {
+            let size = 1u64 << h;
+            if index < start + size {
+                return siblings.len() == h && root_from_path(leaf, index - start, siblings) == root;
+            }
+            start += size;
+        }
+        false
     }
 
     /// Append a leaf hash.

@@ -1,0 +1,17 @@
+//! The real VM behind the game (docs/SPEC.md 6.8): a claim over a trace-vm
+//! program is disputed over three levels — the boundary states, one layer's
+//! op sub-trace, one op's micro list (every step of every output element as
+//! a machine state) — and a step of the last level is decided by
+//! [`OneStep`], which trusts only the claim hash, the game's list roots and
+//! the Merkle proofs in the step's witness. The contract's verifier mirrors
+//! it; [`MachineTrace`] is a player's side: lists and witnesses from a run.
+
+mod lists;
+mod state;
+mod verify;
+mod witness;
+
+pub use lists::{Fault, MachineTrace, level_sizes};
+pub use state::State;
+pub use verify::{OneStep, Reject};
+pub use witness::{Claim, Witness};

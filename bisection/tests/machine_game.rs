@@ -1,0 +1,292 @@
+//! The game over a real trace-vm program (docs/SPEC.md 6.8): every honest
+//! step of every level-2 list verifies, tampered steps and witnesses do not,
+//! and an honest player wins against a liar at any micro-step, as defender
+//! and as challenger.
+
+// Helpers outside #[test] functions unwrap too: a failed setup is a failed test.
+#![allow(clippy::unwrap_used)]
+
+use bisection::game::rules::{Game, Params, Role};
+use bisection::game::sim::play;
+use bisection::game::strategy::Honest;
+use bisection::game::tree::Tree;
+use bisection::game::view::{Trace, Vm};
+use bisection::machine::{Fault, MachineTrace, State};
+use trace_vm::arith::Prim;
+use trace_vm::commit::{DType, Hash};
+use trace_vm::ops::Op;
+use trace_vm::program::{Builder, Program};
+use trace_vm::tensor::Tensor;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+const VOCAB: usize = 5;
+const DIM: usize = 32;
+const TOKENS: usize = 3;
+
+/// Three layers touching every kind of op the verifier decodes: a Q8_0
+/// embedding gather, RMSNorm (reduce, maps), a linear layer with GELU and a
+/// residual, a masked softmax over a permuted slice, and argmax.
+fn program() -> Program {
+    let mut b = Builder::new();
+    let ids = b.input("ids", DType::I32, &[TOKENS]).unwrap();
+    let emb = b.weight("emb", DType::Q8_0, &[VOCAB, DIM]).unwrap();
+    let g = b.weight("g", DType::F32, &[DIM]).unwrap();
+    let w = b.weight("w", DType::F32, &[DIM, DIM]).unwrap();
+    let bias = b.weight("b", DType::F32, &[DIM]).unwrap();
+    let x = b
+        .layer("embed", |b| {
+            let x = b.embedding(emb, ids)?;
+            b.rms_norm(x, g, 1e-6)
+        })
+        .unwrap();
+    let h = b
+        .layer("mlp", |b| {
+            let y = b.linear(x, w, Some(bias))?;
+            let y = b.gelu_erf(y)?;
+            b.binary(Prim::Add, x, y)
+        })
+        .unwrap();
+    let out = b
+        .layer("head", |b| {
+            let s = b.op(
+                Op::Slice {
+                    axis: 1,
+                    start: 0,
+                    len: TOKENS,
+                },
+                &[h],
+            )?;
+            let s = b.op(Op::Permute { perm: vec![1, 0] }, &[s])?;
+            let s = b.op(
+                Op::Slice {
+                    axis: 0,
+                    start: 0,
+                    len: TOKENS,
+                },
+                &[s],
+            )?;
+            let mask = b.causal_mask(TOKENS, TOKENS, 0, 0)?;
+            let p = b.softmax(s, Some(mask))?;
+            b.op(Op::Argmax, &[p])
+        })
+        .unwrap();
+    b.output(out).unwrap();
+    b.finish().unwrap()
+}
+
+fn weights(r: &mut Rng) -> Vec<Tensor> {
+    let mut q8 = Vec::new();
+    for _ in 0..VOCAB * DIM / 32 {
+        q8.extend_from_slice(&[0x00, 0x2C]); // d = 0.0625 as little-endian f16
+        q8.extend((0..32).map(|_| r.next() as u8));
+    }
+    let f = |r: &mut Rng, shape: &[usize]| {
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = (0..n)
+            .map(|_| (r.below(2001) as f32 - 1000.0) / 4000.0)
+            .collect();
+        Tensor::f32(shape, &v).unwrap()
+    };
+    vec![
+        Tensor::from_bytes(DType::Q8_0, &[VOCAB, DIM], q8).unwrap(),
+        f(r, &[DIM]),
+        f(r, &[DIM, DIM]),
+        f(r, &[DIM]),
+    ]
+}
+
+fn trace(fault: Option<Fault>) -> MachineTrace {
+    let mut r = Rng(0x5eed);
+    let ids = Tensor::i32(&[TOKENS], &[3, 0, 4]).unwrap();
+    MachineTrace::run(
+        program(),
+        weights(&mut r),
+        vec![ids],
+        ([1; 32], [2; 32]),
+        fault,
+    )
+    .unwrap()
+}
+
+fn roots_for(t: &MachineTrace, path: &[u64]) -> Vec<Hash> {
+    (0..=path.len())
+        .map(|k| Tree::new(&t.leaves(&path[..k])).root())
+        .collect()
+}
+
+#[test]
+fn claim_root_and_level_sizes_describe_the_lists() {
+    let t = trace(None);
+    let sizes = t.claim().sizes.clone();
+    assert_eq!(sizes.len(), 3);
+    assert_eq!(Tree::new(&t.leaves(&[])).root(), t.claim().trace_root);
+    assert_eq!(t.list(&[]).len() as u64, sizes[0]);
+    for i in 1..sizes[0] {
+        let sub = t.list(&[i]);
+        assert_eq!(sub.len() as u64, sizes[1]);
+        assert_eq!(
+            sub[0],
+            t.list(&[])[i as usize - 1],
+            "layer step {i}: first entry"
+        );
+        assert_eq!(
+            sub.last(),
+            t.list(&[]).get(i as usize),
+            "layer step {i}: last entry"
+        );
+        for j in 1..sizes[1] {
+            let micro = t.list(&[i, j]);
+            assert_eq!(micro.len() as u64, sizes[2]);
+            assert_eq!(micro[0], sub[j as usize - 1], "({i}, {j}): first entry");
+            assert_eq!(micro.last(), sub.get(j as usize), "({i}, {j}): last entry");
+        }
+    }
+}
+
+#[test]
+fn honest_steps_verify_and_tampered_ones_do_not() {
+    let t = trace(None);
+    let vm = t.vm();
+    let sizes = t.claim().sizes.clone();
+    let mut r = Rng(99);
+    let mut checked = 0;
+    for i in 1..sizes[0] {
+        for j in 1..sizes[1] {
+            let micro = t.list(&[i, j]);
+            // Every step of small lists; the ends and a sample of big ones.
+            let steps: Vec<u64> = if sizes[2] <= 64 {
+                (1..sizes[2]).collect()
+            } else {
+                let mut v: Vec<u64> = (1..4).chain(sizes[2] - 3..sizes[2]).collect();
+                v.extend((0..24).map(|_| 1 + r.below(sizes[2] - 1)));
+                v
+            };
+            let roots = roots_for(&t, &[i, j]);
+            for s in steps {
+                let path = [i, j, s];
+                let pre = t.step_pre(&path);
+                let post = &micro[s as usize];
+                assert_eq!(vm.leaf_hash(&pre), vm.leaf_hash(&micro[s as usize - 1]));
+                let verdict = vm.check(&path, &roots, &pre, post);
+                assert!(
+                    verdict.is_ok(),
+                    "honest step {path:?} rejected: {verdict:?}"
+                );
+                // Any changed bit of the post state is caught.
+                let mut bad = post.0.clone();
+                let at = r.below(bad.len() as u64) as usize;
+                bad[at] ^= 1 << r.below(8);
+                assert!(
+                    vm.check(&path, &roots, &pre, &State(bad)).is_err(),
+                    "tampered post at {path:?}"
+                );
+                // And the wrong roots.
+                let mut wrong = roots.clone();
+                wrong[1][0] ^= 1;
+                assert!(
+                    vm.check(&path, &wrong, &pre, post).is_err(),
+                    "wrong sub-trace root at {path:?}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} steps checked");
+}
+
+fn dispute(liar_defends: bool, fault: Fault, arity_log2: u32) -> (Role, [u32; 2]) {
+    let honest = trace(None);
+    let liar = trace(Some(fault));
+    let (mut defender, mut challenger) = if liar_defends {
+        (liar, honest)
+    } else {
+        (honest, liar)
+    };
+    let claim = defender.claim().clone();
+    defender.dispute(&claim);
+    challenger.dispute(&claim);
+    let vm = defender.vm().clone();
+    let params = Params {
+        arity_log2,
+        clock: 3_600,
+    };
+    let game = Game::new(params, claim.sizes.clone(), claim.trace_root, 0);
+    let out = play(
+        &vm,
+        game,
+        &mut Honest::new(defender),
+        &mut Honest::new(challenger),
+        0,
+    );
+    (out.winner, out.moves)
+}
+
+/// A fault at a random micro-step that changes what the liar's claim
+/// commits to (a lie inside the last layer that does not reach its output
+/// leaves the claim honest, and is no lie about the claim).
+fn committed_fault(p: &Program, r: &mut Rng) -> Fault {
+    let honest = trace(None).claim().clone();
+    loop {
+        let op = r.below(p.ops().len() as u64) as usize;
+        let node = &p.ops()[op];
+        let descs: Vec<_> = node
+            .inputs
+            .iter()
+            .map(|&t| (p.tensor(t).dtype, p.tensor(t).shape.as_slice()))
+            .collect();
+        let site = trace_vm::ops::micro::Site::new(&node.op, &descs).unwrap();
+        let fault = Fault {
+            op,
+            element: r.below(site.out_len() as u64),
+            step: r.below(site.step_count() as u64),
+            xor: 1 << r.below(31),
+        };
+        if *trace(Some(fault)).claim() != honest {
+            return fault;
+        }
+    }
+}
+
+#[test]
+fn the_honest_side_wins_against_a_lie_at_any_micro_step() {
+    let p = program();
+    let mut r = Rng(2024);
+    let cases = if std::env::var("REFUTE_SLOW").is_ok() {
+        64
+    } else {
+        12
+    };
+    for case in 0..cases {
+        let fault = committed_fault(&p, &mut r);
+        let liar_defends = case % 2 == 0;
+        let arity_log2 = 1 + case as u32 % 4;
+        let (winner, moves) = dispute(liar_defends, fault, arity_log2);
+        let honest = if liar_defends {
+            Role::Challenger
+        } else {
+            Role::Defender
+        };
+        eprintln!(
+            "{fault:?}, liar defends: {liar_defends}, d = {arity_log2}: {winner:?} wins, moves {moves:?}"
+        );
+        assert_eq!(
+            winner, honest,
+            "case {case}: {fault:?}, liar defends: {liar_defends}"
+        );
+        assert!(moves[1] > 0, "case {case}: the challenger made no move");
+    }
+}
