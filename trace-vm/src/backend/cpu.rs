@@ -82,6 +82,23 @@ impl Gemm for Fast {
         gemm::gemm_nt(m, n, k, a, b, c)
     }
 
+    fn dequant(&self, t: &Tensor, start: usize, out: &mut [u32]) {
+        // Whole blocks (every matmul panel and gather row) go block by block.
+        let (be, bb) = t.dtype().block();
+        let (be, bb) = (be as usize, bb as usize);
+        match t.stored_bytes() {
+            Some(bytes) if start.is_multiple_of(be) && out.len().is_multiple_of(be) => {
+                let from = start / be * bb;
+                quant::dequant_blocks_native(
+                    t.dtype(),
+                    &bytes[from..from + out.len() / be * bb],
+                    out,
+                )
+            }
+            _ => dequant_into(self, t, start, out),
+        }
+    }
+
     fn map_row(&self, f: MapFn, xs: &[&[u32]], base: &[usize], step: &[usize], out: &mut [u32]) {
         // The 8-lane path pays off where a step is one vector instruction
         // (`benches/map.rs`: add 3.6x); on the transcendental programs the
