@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Rng, edge};
+use common::{Rng, edge, quant};
 use proptest::prelude::*;
 use trace_vm::arith::{Fast, Prim, Reference};
 use trace_vm::backend::Cpu;
@@ -266,6 +266,51 @@ fn mlp_fast_equals_reference_and_f64() {
                 (got - want).abs() < 1e-5 * (1.0 + want.abs()),
                 "y[{i},{o}] = {got}, f64 gives {want}"
             );
+        }
+    }
+}
+
+#[test]
+fn quantized_linears_fast_equals_reference() {
+    // Two linears reading their weights as stored (every supported dtype),
+    // one layer each: the fast and reference runs commit to the same trace,
+    // and every layer re-executes alone to the same state.
+    for (seed, dtype) in [
+        DType::Q4_0,
+        DType::Q5_0,
+        DType::Q8_0,
+        DType::Q4K,
+        DType::Q6K,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let k = dtype.block().0 as usize;
+        let mut b = Builder::new();
+        let x = b.input("x", DType::F32, &[3, k]).unwrap();
+        let w0 = b.weight("w0", dtype, &[k, k]).unwrap();
+        let w1 = b.weight("w1", dtype, &[5, k]).unwrap();
+        let h = b
+            .layer("fc0", |b| {
+                let y = b.linear(x, w0, None)?;
+                b.gelu_tanh(y)
+            })
+            .unwrap();
+        let y = b.layer("fc1", |b| b.linear(h, w1, None)).unwrap();
+        b.output(y).unwrap();
+        let p = b.finish().unwrap();
+        let mut r = Rng(seed as u64);
+        let w = vec![quant(&mut r, dtype, &[k, k]), quant(&mut r, dtype, &[5, k])];
+        let x = rand_tensor(&mut r, &[3, k], 2.0);
+        let a = exec::run(&p, &fast(), &w, std::slice::from_ref(&x)).unwrap();
+        let b = exec::run(&p, &reference(), &w, std::slice::from_ref(&x)).unwrap();
+        assert_eq!(a.trace_root, b.trace_root, "{dtype:?}");
+        assert_eq!(a.outputs, b.outputs, "{dtype:?}");
+        let mut state = exec::initial_state(&p, std::slice::from_ref(&x)).unwrap();
+        for l in 0..p.layers().len() {
+            let lr = exec::run_layer(&p, &reference(), &w, &state).unwrap();
+            assert_eq!(lr.sub_trace.last().copied(), Some(a.state_roots[l + 1]));
+            state = lr.state_out;
         }
     }
 }

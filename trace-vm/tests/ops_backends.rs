@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{Rng, edge};
+use common::{Rng, edge, quant};
 use trace_vm::arith::transcendental::Func;
 use trace_vm::arith::{Fast, Prim, Reference, dot_trace, reduce_trace};
 use trace_vm::backend::{Backend, Cpu};
@@ -37,26 +37,6 @@ fn values(r: &mut Rng, n: usize, edges: bool) -> Vec<u32> {
 
 fn f32t(r: &mut Rng, shape: &[usize], edges: bool) -> Tensor {
     Tensor::f32_bits(shape, values(r, shape.iter().product(), edges)).unwrap()
-}
-
-fn quant(r: &mut Rng, dtype: DType, shape: &[usize]) -> Tensor {
-    let (be, bb) = dtype.block();
-    let n: usize = shape.iter().product();
-    let mut bytes: Vec<u8> = (0..n / be as usize * bb as usize)
-        .map(|_| r.u32() as u8)
-        .collect();
-    // Keep the f16 scales finite so values are ordinary numbers.
-    let at: &[usize] = match dtype {
-        DType::Q4K => &[0, 2],
-        DType::Q6K => &[208],
-        _ => &[0],
-    };
-    for blk in bytes.chunks_mut(bb as usize) {
-        for &o in at {
-            blk[o + 1] = 0x20 | (r.u32() as u8 & 0x8F);
-        }
-    }
-    Tensor::from_bytes(dtype, shape, bytes).unwrap()
 }
 
 /// Run `op` on every backend and check each output element against its micro-trace.
@@ -368,6 +348,70 @@ fn dequant_and_quantized_gather() {
                 .all(|o| !matches!(o, Operand::Elem { .. }))
         );
     }
+}
+
+#[test]
+fn matmul_reads_quantized_weights_in_place() {
+    let mut r = Rng(17);
+    let nt = Op::MatMul {
+        ta: false,
+        tb: true,
+    };
+    for dtype in [
+        DType::Q4_0,
+        DType::Q5_0,
+        DType::Q8_0,
+        DType::Q4K,
+        DType::Q6K,
+    ] {
+        let k = 2 * dtype.block().0 as usize;
+        let w = quant(&mut r, dtype, &[5, k]);
+        let x = f32t(&mut r, &[2, 3, k], true);
+        check(nt.clone(), &[x.clone(), w.clone()]);
+        // The same numbers as a matmul of the dequantized weights.
+        let cpu = Cpu::new(Fast);
+        let wf = cpu.run(&Op::Dequant, &[&w]).unwrap();
+        assert_eq!(
+            cpu.run(&nt, &[&x, &w]).unwrap(),
+            cpu.run(&nt, &[&x, &wf]).unwrap(),
+            "{dtype:?}"
+        );
+        // K fmas and the lane tree, B read as dequantized elements.
+        let t = element_trace(&Reference, &nt, &[&x, &w], 7).unwrap();
+        assert_eq!(t.steps.len(), k + 7);
+        assert!(
+            t.steps[..k]
+                .iter()
+                .enumerate()
+                .all(|(s, st)| st.spec.srcs[1]
+                    == Operand::Dequant {
+                        input: 1,
+                        index: (7 % 5 * k + s) as u64
+                    })
+        );
+        // Large enough for several panels and threads (and a partial panel).
+        let w = quant(&mut r, dtype, &[600, k]);
+        check(nt.clone(), &[f32t(&mut r, &[4, k], false), w]);
+    }
+    // A quantized B must be [N, K] rows of whole blocks.
+    let w = quant(&mut r, DType::Q8_0, &[64, 32]);
+    let cpu = Cpu::new(Fast);
+    let e = cpu
+        .run(
+            &Op::MatMul {
+                ta: false,
+                tb: false,
+            },
+            &[&f32t(&mut r, &[2, 64], false), &w],
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("tb") && e.contains("Q8_0"), "{e}");
+    let w = quant(&mut r, DType::Q8_0, &[2, 48]);
+    let e = cpu
+        .run(&nt, &[&f32t(&mut r, &[1, 48], false), &w])
+        .unwrap_err();
+    assert!(e.to_string().contains("multiple of 32"), "{e}");
 }
 
 #[test]

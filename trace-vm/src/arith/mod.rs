@@ -15,6 +15,7 @@ pub mod simd;
 pub mod transcendental;
 
 pub use fast::Fast;
+pub(crate) use fast::canon;
 pub use kernels::{LANES, dot, dot_trace, reduce, reduce_trace, sum, sum_trace};
 pub use program::{Eval, Instr, Machine, Program, Recorder, Src, Tracer};
 pub use reference::Reference;

@@ -40,6 +40,13 @@ pub trait Gemm: Arith {
     fn map_row(&self, f: MapFn, xs: &[&[u32]], base: &[usize], step: &[usize], out: &mut [u32]) {
         map_row_scalar(self, f, xs, base, step, out)
     }
+
+    /// Dequantize elements `start..start + out.len()` of quantized `t` (whole
+    /// blocks or not), each the value of its dtype's dequant program. The
+    /// default runs the program per element.
+    fn dequant(&self, t: &Tensor, start: usize, out: &mut [u32]) {
+        dequant_into(self, t, start, out)
+    }
 }
 
 /// [`Gemm::map_row`] one element at a time.
@@ -73,6 +80,23 @@ impl Gemm for Fast {
         c: &mut [u32],
     ) -> Result<()> {
         gemm::gemm_nt(m, n, k, a, b, c)
+    }
+
+    fn dequant(&self, t: &Tensor, start: usize, out: &mut [u32]) {
+        // Whole blocks (every matmul panel and gather row) go block by block.
+        let (be, bb) = t.dtype().block();
+        let (be, bb) = (be as usize, bb as usize);
+        match t.stored_bytes() {
+            Some(bytes) if start.is_multiple_of(be) && out.len().is_multiple_of(be) => {
+                let from = start / be * bb;
+                quant::dequant_blocks_native(
+                    t.dtype(),
+                    &bytes[from..from + out.len() / be * bb],
+                    out,
+                )
+            }
+            _ => dequant_into(self, t, start, out),
+        }
     }
 
     fn map_row(&self, f: MapFn, xs: &[&[u32]], base: &[usize], step: &[usize], out: &mut [u32]) {
@@ -129,12 +153,14 @@ impl<A: Gemm> Backend for Cpu<A> {
         let w = |k: usize| inputs[k].words(&format!("{} input {k}", op.label()));
         let a = &self.arith;
         let words = match op {
-            Op::MatMul { .. } => matmul(
-                a,
-                op.matmul_geom(inputs[0].shape(), inputs[1].shape())?,
-                w(0)?,
-                w(1)?,
-            )?,
+            Op::MatMul { .. } => {
+                let g = op.matmul_geom(inputs[0].shape(), inputs[1].shape())?;
+                if inputs[1].dtype() == DType::F32 {
+                    matmul(a, g, w(0)?, w(1)?)?
+                } else {
+                    matmul_quant(a, g, w(0)?, inputs[1])?
+                }
+            }
             Op::Map(f) => {
                 let xs = (0..inputs.len()).map(w).collect::<Result<Vec<_>>>()?;
                 let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
@@ -148,7 +174,7 @@ impl<A: Gemm> Backend for Cpu<A> {
             Op::Dequant => {
                 let t = inputs[0];
                 let mut out = vec![0u32; t.len()];
-                dequant_into(a, t, 0, &mut out);
+                a.dequant(t, 0, &mut out);
                 out
             }
             Op::Gather => gather(a, inputs[0], w(1)?)?,
@@ -214,17 +240,7 @@ fn matmul<A: Gemm>(a: &A, g: MatMulGeom, x: &[u32], y: &[u32]) -> Result<Vec<u32
             }
             &bt_owned
         };
-        let rows: &[u32] = if g.ta {
-            at.clear();
-            at.extend(
-                (0..m)
-                    .flat_map(|r| (0..k).map(move |i| (r, i)))
-                    .map(|(r, i)| x[g.a_index(b, r, i)]),
-            );
-            &at
-        } else {
-            &x[b * m * k..(b + 1) * m * k]
-        };
+        let rows = a_rows(g, x, b, &mut at);
         let block = &mut out[b * m * n..(b + 1) * m * n];
         if par == 1 {
             a.gemm_nt(m, n, k, rows, bt, block)?;
@@ -260,6 +276,103 @@ fn matmul<A: Gemm>(a: &A, g: MatMulGeom, x: &[u32], y: &[u32]) -> Result<Vec<u32
         })?;
     }
     Ok(out)
+}
+
+/// A's rows of batch `b`, contiguous (copied into `at` only when A is
+/// stored transposed).
+fn a_rows<'x>(g: MatMulGeom, x: &'x [u32], b: usize, at: &'x mut Vec<u32>) -> &'x [u32] {
+    let (m, k) = (g.m, g.k);
+    if g.ta {
+        at.clear();
+        at.extend(
+            (0..m)
+                .flat_map(|r| (0..k).map(move |i| (r, i)))
+                .map(|(r, i)| x[g.a_index(b, r, i)]),
+        );
+        at
+    } else {
+        &x[b * m * k..(b + 1) * m * k]
+    }
+}
+
+/// Bytes of dequantized B rows per panel: small enough to stay in L2 while
+/// A's rows pass, so no F32 copy of a quantized weight is ever made.
+const PANEL_BYTES: usize = 96 * 1024;
+
+/// `matmul` with a quantized B (stored `[.., N, K]`, rows of whole blocks,
+/// checked by [`Op::infer`]): B's rows are dequantized a panel at a time,
+/// with the same primitives as [`Operand::Dequant`](crate::ops::Operand),
+/// and multiplied at once. Threads split the columns, so each dequantizes
+/// its own panels once per batch.
+fn matmul_quant<A: Gemm>(a: &A, g: MatMulGeom, x: &[u32], q: &Tensor) -> Result<Vec<u32>> {
+    let (m, n, k) = (g.m, g.n, g.k);
+    let mut out = vec![0u32; g.batch * m * n];
+    if out.is_empty() {
+        return Ok(out);
+    }
+    let par = if m * n * k >= PAR_MIN_WORK {
+        threads().min(n)
+    } else {
+        1
+    };
+    let cols_per = n.div_ceil(par);
+    let mut at: Vec<u32> = Vec::new();
+    for b in 0..g.batch {
+        let base = b / g.group * n * k;
+        let rows = a_rows(g, x, b, &mut at);
+        let parts: Vec<(usize, Vec<u32>)> = if par == 1 {
+            vec![(0, quant_cols(a, rows, q, base, m, k, 0..n)?)]
+        } else {
+            std::thread::scope(|s| -> Result<Vec<_>> {
+                let jobs: Vec<_> = (0..n)
+                    .step_by(cols_per)
+                    .map(|c0| {
+                        let cols = c0..(c0 + cols_per).min(n);
+                        s.spawn(move || quant_cols(a, rows, q, base, m, k, cols).map(|v| (c0, v)))
+                    })
+                    .collect();
+                jobs.into_iter()
+                    .map(|j| j.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                    .collect()
+            })?
+        };
+        let block = &mut out[b * m * n..(b + 1) * m * n];
+        for (c0, part) in parts {
+            let cw = part.len() / m;
+            for (orow, prow) in block.chunks_mut(n).zip(part.chunks(cw)) {
+                orow[c0..c0 + cw].copy_from_slice(prow);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Columns `cols` of `rows · Bᵀ` for the quantized B rows starting at element
+/// `base` of `q`, as an `m x cols.len()` row-major block.
+fn quant_cols<A: Gemm>(
+    a: &A,
+    rows: &[u32],
+    q: &Tensor,
+    base: usize,
+    m: usize,
+    k: usize,
+    cols: std::ops::Range<usize>,
+) -> Result<Vec<u32>> {
+    let cw = cols.len();
+    let mut res = vec![0u32; m * cw];
+    let per = (PANEL_BYTES / (4 * k)).clamp(1, cw.max(1));
+    let mut panel = vec![0u32; per * k];
+    let mut c = vec![0u32; m * per];
+    for j0 in cols.clone().step_by(per) {
+        let nr = per.min(cols.end - j0);
+        a.dequant(q, base + j0 * k, &mut panel[..nr * k]);
+        a.gemm_nt(m, nr, k, rows, &panel[..nr * k], &mut c[..m * nr])?;
+        let off = j0 - cols.start;
+        for (rrow, crow) in res.chunks_mut(cw).zip(c.chunks(nr)) {
+            rrow[off..off + nr].copy_from_slice(crow);
+        }
+    }
+    Ok(res)
 }
 
 /// Elements below which a map runs on one thread.
@@ -375,7 +488,7 @@ fn sample_rows<A: Arith>(a: &A, seed: u64, counter: u64, len: usize, x: &[u32]) 
 }
 
 /// Dequantize elements `start..start + out.len()` of quantized `t` into `out`.
-fn dequant_into<A: Arith>(a: &A, t: &Tensor, start: usize, out: &mut [u32]) {
+fn dequant_into<A: Arith + ?Sized>(a: &A, t: &Tensor, start: usize, out: &mut [u32]) {
     let dtype = t.dtype();
     let (be, bb) = dtype.block();
     let (be, bb) = (be as usize, bb as usize);
@@ -389,7 +502,7 @@ fn dequant_into<A: Arith>(a: &A, t: &Tensor, start: usize, out: &mut [u32]) {
     }
 }
 
-fn gather<A: Arith>(a: &A, table: &Tensor, idx: &[u32]) -> Result<Vec<u32>> {
+fn gather<A: Gemm>(a: &A, table: &Tensor, idx: &[u32]) -> Result<Vec<u32>> {
     let shape = table.shape();
     let (vocab, row) = (shape[0], shape[1..].iter().product::<usize>());
     let mut out = vec![0u32; idx.len() * row];
@@ -410,7 +523,7 @@ fn gather<A: Arith>(a: &A, table: &Tensor, idx: &[u32]) -> Result<Vec<u32>> {
         if table.dtype() == DType::F32 {
             orow.copy_from_slice(&table.words("gather table")?[start..start + row]);
         } else {
-            dequant_into(a, table, start, orow);
+            a.dequant(table, start, orow);
         }
     }
     Ok(out)

@@ -9,9 +9,11 @@
 //! `rope.freq_base`, no window); the others are local (RoPE base 10 000).
 //! GGUF stores Gemma's RMSNorm weights with the `+1` already added.
 //!
-//! Quantized weights are declared as stored and dequantized by a `dequant`
-//! op right before the matmul that reads them, so the model commitment covers
-//! the file's blocks and the program says how they become numbers.
+//! Quantized weights are declared as stored and read in place: the `matmul`
+//! (and the embedding `gather`) that reads one dequantizes each element it
+//! uses (SPEC 6.3.1, 6.3.6), so the model commitment covers the file's
+//! blocks, the program says how they become numbers, and no F32 copy of a
+//! weight is ever made (the tied output head alone would be 671 MB).
 //!
 //! A generation of N tokens from a prompt of P tokens is one program: one
 //! step over the P prompt tokens, then N - 1 steps of one token each, every
@@ -400,8 +402,7 @@ impl Decoder {
                         &[hn],
                     )?,
                 };
-                let table = b.op(Op::Dequant, &[w.embed])?;
-                let logits = b.linear(hn, table, None)?;
+                let logits = b.linear(hn, w.embed, None)?;
                 match task {
                     Task::Score { .. } => Ok(logits),
                     Task::Generate {
@@ -451,17 +452,10 @@ impl Decoder {
     ) -> crate::Result<(TensorId, (TensorId, TensorId))> {
         let c = &self.config;
         let global = c.is_global(l);
-        let lin = |b: &mut crate::program::Builder,
-                   x: TensorId,
-                   wq: TensorId|
-         -> crate::Result<TensorId> {
-            let wf = b.op(Op::Dequant, &[wq])?;
-            b.linear(x, wf, None)
-        };
         let h = b.rms_norm(x, blk.attn_norm, c.eps)?;
-        let q = lin(b, h, blk.q)?;
-        let k = lin(b, h, blk.k)?;
-        let v = lin(b, h, blk.v)?;
+        let q = b.linear(h, blk.q, None)?;
+        let k = b.linear(h, blk.k, None)?;
+        let v = b.linear(h, blk.v, None)?;
         let q = b.split_heads(q, c.heads, c.head_dim)?;
         let k = b.split_heads(k, c.kv_heads, c.head_dim)?;
         let v = b.split_heads(v, c.kv_heads, c.head_dim)?;
@@ -494,14 +488,14 @@ impl Decoder {
             scale: ((1.0 / (c.head_dim as f64).sqrt()) as f32).to_bits(),
         };
         let att = b.attention(cfg, q, k, v, past, Some(mask))?;
-        let o = lin(b, att.context, blk.o)?;
+        let o = b.linear(att.context, blk.o, None)?;
         let o = b.rms_norm(o, blk.post_attn_norm, c.eps)?;
         let x = b.binary(Prim::Add, x, o)?;
         let h = b.rms_norm(x, blk.ffn_norm, c.eps)?;
-        let g = lin(b, h, blk.gate)?;
-        let u = lin(b, h, blk.up)?;
+        let g = b.linear(h, blk.gate, None)?;
+        let u = b.linear(h, blk.up, None)?;
         let f = b.map(MapFn::GeGlu, &[g, u])?;
-        let f = lin(b, f, blk.down)?;
+        let f = b.linear(f, blk.down, None)?;
         let f = b.rms_norm(f, blk.post_ffn_norm, c.eps)?;
         let x = b.binary(Prim::Add, x, f)?;
         Ok((x, (att.keys, att.values)))

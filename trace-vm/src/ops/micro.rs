@@ -3,13 +3,14 @@
 //!
 //! [`Site::step`] answers, for (op, input shapes, element `e`, step `s`),
 //! which primitive runs and where each operand lives — an input tensor
-//! element, a decoded field of a quantized element, a constant, or the result
+//! element, a decoded field of a quantized element, a dequantized element (a
+//! matmul reading its quantized weights in place), a constant, or the result
 //! of an earlier step of the same element. It is a closed-form function of
 //! the indices (the on-chain verifier computes the same), and only `gather`
 //! reads one data word to locate its operand (the index). [`element_trace`]
 //! runs the steps of one element without running the op.
 
-use crate::arith::{Arith, NEG_INF, POS_INF, POS_ZERO, Prim, Program, Src, kernels::TREE};
+use crate::arith::{Arith, Eval, NEG_INF, POS_INF, POS_ZERO, Prim, Program, Src, kernels::TREE};
 use crate::commit::DType;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -39,6 +40,17 @@ pub enum Operand {
         index: u64,
         /// Field number ([`quant::fields`]).
         field: u8,
+    },
+    /// Element `index` of quantized input `input`, dequantized: the value of
+    /// its dtype's [`quant::program`] on the element's fields. One operand,
+    /// not steps, so that an op reading quantized weights keeps the step
+    /// count of its F32 form; the verifier dequantizes it from the proven
+    /// block.
+    Dequant {
+        /// Input number of the op.
+        input: u8,
+        /// Element index in that input.
+        index: u64,
     },
 }
 
@@ -97,7 +109,11 @@ fn copy(input: u8, index: usize) -> StepSpec {
 
 #[derive(Clone, Debug)]
 enum Geom {
-    Dot(MatMulGeom),
+    Dot {
+        g: MatMulGeom,
+        /// B is quantized and read through [`Operand::Dequant`].
+        quant_b: bool,
+    },
     Map {
         program: Program,
         bstrides: Vec<Vec<usize>>,
@@ -210,7 +226,10 @@ impl Site {
     pub fn new(op: &Op, ins: &[Desc<'_>]) -> Result<Site> {
         let (out_dtype, out_shape) = op.infer(ins)?;
         let geom = match op {
-            Op::MatMul { .. } => Geom::Dot(op.matmul_geom(ins[0].1, ins[1].1)?),
+            Op::MatMul { .. } => Geom::Dot {
+                g: op.matmul_geom(ins[0].1, ins[1].1)?,
+                quant_b: ins[1].0 != DType::F32,
+            },
             Op::Map(f) => Geom::Map {
                 program: f.program(),
                 bstrides: ins
@@ -320,7 +339,7 @@ impl Site {
     /// Number of steps of element `e` (the same for every element of an op).
     pub fn step_count(&self) -> usize {
         match &self.geom {
-            Geom::Dot(g) => g.k + TREE.len(),
+            Geom::Dot { g, .. } => g.k + TREE.len(),
             Geom::Map { program, .. } | Geom::Dequant { program } => program.instrs.len(),
             Geom::Reduce { axis, .. } => axis.len + TREE.len(),
             Geom::Argmax { len } => 3 * len,
@@ -360,13 +379,21 @@ impl Site {
             index: index as u64,
         };
         Ok(match &self.geom {
-            Geom::Dot(g) => {
+            Geom::Dot { g, quant_b } => {
                 if s < g.k {
                     let (b, m, n) = g.out_coords(e);
+                    let bi = g.b_index(b, s, n);
                     spec(
                         Prim::Fma,
                         elem(0, g.a_index(b, m, s)),
-                        elem(1, g.b_index(b, s, n)),
+                        if *quant_b {
+                            Operand::Dequant {
+                                input: 1,
+                                index: bi as u64,
+                            }
+                        } else {
+                            elem(1, bi)
+                        },
                         lane_prev(s, POS_ZERO),
                     )
                 } else {
@@ -570,6 +597,24 @@ pub fn read_word(t: &Tensor, input: usize, index: u64) -> Result<u32> {
 
 /// Decode field `field` of element `index` of a quantized tensor.
 pub fn read_field(t: &Tensor, input: usize, index: u64, field: u8) -> Result<u32> {
+    Ok(read_fields(t, input, index)?[field as usize % quant::MAX_FIELDS])
+}
+
+/// Element `index` of a quantized tensor dequantized with `arith`
+/// ([`Operand::Dequant`]).
+pub fn read_dequant<A: Arith + ?Sized>(
+    arith: &A,
+    t: &Tensor,
+    input: usize,
+    index: u64,
+) -> Result<u32> {
+    let f = read_fields(t, input, index)?;
+    let n = quant::field_count(t.dtype());
+    Ok(quant::run(t.dtype(), &mut Eval(arith), &f[..n]))
+}
+
+/// All decoded fields of element `index` of a quantized tensor.
+fn read_fields(t: &Tensor, input: usize, index: u64) -> Result<[u32; quant::MAX_FIELDS]> {
     let bytes = t
         .stored_bytes()
         .filter(|_| quant::supported(t.dtype()))
@@ -587,7 +632,7 @@ pub fn read_field(t: &Tensor, input: usize, index: u64, field: u8) -> Result<u32
             index,
             len: (bytes.len() / bb * be) as u64,
         })?;
-    Ok(quant::fields(t.dtype(), block, j)[field as usize % quant::MAX_FIELDS])
+    Ok(quant::fields(t.dtype(), block, j))
 }
 
 /// The micro-trace of output element `e` of `op` on `inputs`, computed with
@@ -630,6 +675,9 @@ pub fn site_trace<A: Arith + ?Sized>(
                     index,
                     field,
                 } => read_field(inputs[input as usize], input as usize, index, field)?,
+                Operand::Dequant { input, index } => {
+                    read_dequant(arith, inputs[input as usize], input as usize, index)?
+                }
             };
         }
         let result = tamper(s, arith.eval(spec.prim, args));

@@ -4,7 +4,7 @@
 //!
 //! | opcode | op | inputs | element program (SPEC.md, "Ops and programs") |
 //! |---|---|---|---|
-//! | 0x01 | `matmul` | A, B | canonical dot product: K lane fmas + 7 tree adds |
+//! | 0x01 | `matmul` | A, B (F32 or quantized) | canonical dot product: K lane fmas + 7 tree adds |
 //! | 0x02 | `map` | 1–4, broadcast | a fixed [`MapFn`] program |
 //! | 0x03 | `reduce` | X | canonical add/max/min reduction: len lane steps + 7 tree steps |
 //! | 0x04 | `argmax` | X | 3 steps per element of the last axis |
@@ -98,6 +98,7 @@ pub enum Op {
     /// `out[b, m, n] = dot(A[b, m, :], B[b / group, :, n])`. A is `[.., M, K]`
     /// (`[.., K, M]` when `ta`), B is `[.., K, N]` (`[.., N, K]` when `tb`);
     /// B's batch count must divide A's (`group` = ratio; B may be 2-D).
+    /// A quantized B (`tb`, rows of whole blocks) is dequantized as it is read.
     MatMul {
         /// A stored transposed.
         ta: bool,
@@ -244,10 +245,25 @@ impl Op {
             )
         };
         let out = match self {
-            Op::MatMul { .. } => {
+            Op::MatMul { tb, .. } => {
                 f32_in(0)?;
-                f32_in(1)?;
                 let g = self.matmul_geom(ins[0].1, ins[1].1)?;
+                let bd = ins[1].0;
+                self.want(
+                    "input 1",
+                    bd,
+                    bd == DType::F32 || is_quant(bd),
+                    "F32 or a quantized type",
+                )?;
+                // A quantized B is a weight stored as GGUF stores it, `[N, K]`
+                // rows of whole blocks, so a column of B is a run of blocks.
+                if bd != DType::F32 && (!tb || !g.k.is_multiple_of(bd.block().0 as usize)) {
+                    return Err(self.err(format!(
+                        "a {bd:?} B must be stored [.., N, K] (tb) with K a multiple of {} elements; got K = {}, tb = {tb}",
+                        bd.block().0,
+                        g.k
+                    )));
+                }
                 let mut shape = ins[0].1[..ins[0].1.len() - 2].to_vec();
                 shape.extend([g.m, g.n]);
                 (DType::F32, shape)

@@ -1,6 +1,10 @@
 //! Shared helpers for the trace-vm integration tests: a seeded edge-biased
-//! generator of binary32 operands, ULP error measurement, and the slow-mode switch.
+//! generator of binary32 operands, random quantized tensors, ULP error
+//! measurement, and the slow-mode switch.
 #![allow(dead_code)]
+
+use trace_vm::commit::DType;
+use trace_vm::tensor::Tensor;
 
 /// True when `REFUTE_SLOW=1` (set by `scripts/test-slow`).
 pub fn slow() -> bool {
@@ -192,4 +196,26 @@ pub fn ulp_err(y: u32, x: f64) -> f64 {
 /// Is the exact value in the subnormal range (nonzero, below 2^-126)?
 pub fn subnormal_result(x: f64) -> bool {
     x != 0.0 && x.abs() < f64::powi(2.0, -126)
+}
+
+/// A block-quantized tensor of random blocks whose f16 scales are finite
+/// (so the values are ordinary numbers); `shape` holds whole blocks.
+pub fn quant(r: &mut Rng, dtype: DType, shape: &[usize]) -> Tensor {
+    let (be, bb) = dtype.block();
+    let n: usize = shape.iter().product();
+    let mut bytes: Vec<u8> = (0..n / be as usize * bb as usize)
+        .map(|_| r.u32() as u8)
+        .collect();
+    // Keep the f16 scales finite so values are ordinary numbers.
+    let at: &[usize] = match dtype {
+        DType::Q4K => &[0, 2],
+        DType::Q6K => &[208],
+        _ => &[0],
+    };
+    for blk in bytes.chunks_mut(bb as usize) {
+        for &o in at {
+            blk[o + 1] = 0x20 | (r.u32() as u8 & 0x8F);
+        }
+    }
+    Tensor::from_bytes(dtype, shape, bytes).expect("the shape holds whole blocks")
 }
