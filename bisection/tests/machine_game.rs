@@ -38,14 +38,15 @@ const DIM: usize = 32;
 const TOKENS: usize = 3;
 
 /// Three layers touching every kind of op the verifier decodes: a Q8_0
-/// embedding gather, RMSNorm (reduce, maps), a linear layer with GELU and a
-/// residual, a masked softmax over a permuted slice, and argmax.
+/// embedding gather, RMSNorm (reduce, maps), a linear layer reading Q8_0
+/// weights in place with GELU and a residual, a masked softmax over a
+/// permuted slice, and argmax.
 fn program() -> Program {
     let mut b = Builder::new();
     let ids = b.input("ids", DType::I32, &[TOKENS]).unwrap();
     let emb = b.weight("emb", DType::Q8_0, &[VOCAB, DIM]).unwrap();
     let g = b.weight("g", DType::F32, &[DIM]).unwrap();
-    let w = b.weight("w", DType::F32, &[DIM, DIM]).unwrap();
+    let w = b.weight("w", DType::Q8_0, &[DIM, DIM]).unwrap();
     let bias = b.weight("b", DType::F32, &[DIM]).unwrap();
     let x = b
         .layer("embed", |b| {
@@ -88,12 +89,18 @@ fn program() -> Program {
     b.finish().unwrap()
 }
 
-fn weights(r: &mut Rng) -> Vec<Tensor> {
-    let mut q8 = Vec::new();
-    for _ in 0..VOCAB * DIM / 32 {
-        q8.extend_from_slice(&[0x00, 0x2C]); // d = 0.0625 as little-endian f16
-        q8.extend((0..32).map(|_| r.next() as u8));
+/// Random Q8_0 blocks with scale `d` (f16 bits).
+fn q8(r: &mut Rng, shape: &[usize], d: u16) -> Tensor {
+    let n: usize = shape.iter().product();
+    let mut bytes = Vec::new();
+    for _ in 0..n / 32 {
+        bytes.extend_from_slice(&d.to_le_bytes());
+        bytes.extend((0..32).map(|_| r.next() as u8));
     }
+    Tensor::from_bytes(DType::Q8_0, shape, bytes).unwrap()
+}
+
+fn weights(r: &mut Rng) -> Vec<Tensor> {
     let f = |r: &mut Rng, shape: &[usize]| {
         let n: usize = shape.iter().product();
         let v: Vec<f32> = (0..n)
@@ -102,9 +109,9 @@ fn weights(r: &mut Rng) -> Vec<Tensor> {
         Tensor::f32(shape, &v).unwrap()
     };
     vec![
-        Tensor::from_bytes(DType::Q8_0, &[VOCAB, DIM], q8).unwrap(),
+        q8(r, &[VOCAB, DIM], 0x2C00), // 0.0625
         f(r, &[DIM]),
-        f(r, &[DIM, DIM]),
+        q8(r, &[DIM, DIM], 0x2000), // 0.0078125
         f(r, &[DIM]),
     ]
 }
@@ -235,24 +242,40 @@ fn dispute(liar_defends: bool, fault: Fault, arity_log2: u32) -> (Role, [u32; 2]
     (out.winner, out.moves)
 }
 
-/// A fault at a random micro-step that changes what the liar's claim
-/// commits to (a lie inside the last layer that does not reach its output
-/// leaves the claim honest, and is no lie about the claim).
+/// A fault at a micro-step drawn uniformly over all steps of the program,
+/// that changes what the liar's claim commits to (a lie inside the last
+/// layer that does not reach its output leaves the claim honest, and is no
+/// lie about the claim).
 fn committed_fault(p: &Program, r: &mut Rng) -> Fault {
     let honest = trace(None).claim().clone();
+    let sites: Vec<_> = p
+        .ops()
+        .iter()
+        .map(|node| {
+            let descs: Vec<_> = node
+                .inputs
+                .iter()
+                .map(|&t| (p.tensor(t).dtype, p.tensor(t).shape.as_slice()))
+                .collect();
+            trace_vm::ops::micro::Site::new(&node.op, &descs).unwrap()
+        })
+        .collect();
+    let total: u64 = sites
+        .iter()
+        .map(|s| (s.out_len() * s.step_count()) as u64)
+        .sum();
     loop {
-        let op = r.below(p.ops().len() as u64) as usize;
-        let node = &p.ops()[op];
-        let descs: Vec<_> = node
-            .inputs
-            .iter()
-            .map(|&t| (p.tensor(t).dtype, p.tensor(t).shape.as_slice()))
-            .collect();
-        let site = trace_vm::ops::micro::Site::new(&node.op, &descs).unwrap();
+        let mut at = r.below(total);
+        let mut op = 0;
+        while at >= (sites[op].out_len() * sites[op].step_count()) as u64 {
+            at -= (sites[op].out_len() * sites[op].step_count()) as u64;
+            op += 1;
+        }
+        let site = &sites[op];
         let fault = Fault {
             op,
-            element: r.below(site.out_len() as u64),
-            step: r.below(site.step_count() as u64),
+            element: at / site.step_count() as u64,
+            step: at % site.step_count() as u64,
             xor: 1 << r.below(31),
         };
         if *trace(Some(fault)).claim() != honest {

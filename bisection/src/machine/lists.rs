@@ -491,7 +491,7 @@ impl MachineTrace {
                         Operand::Elem { input, index } => {
                             reads.push(self.leaves(node.inputs[input as usize], index * 4, 4)?)
                         }
-                        Operand::Field { input, index, .. } => {
+                        Operand::Field { input, index, .. } | Operand::Dequant { input, index } => {
                             let d = p.tensor(node.inputs[input as usize]).dtype;
                             let (be, bb) = d.block();
                             reads.push(self.leaves(

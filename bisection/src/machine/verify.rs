@@ -4,7 +4,7 @@
 //! verifier accepts and rejects exactly the same steps.
 
 use alloy::sol_types::SolValue;
-use trace_vm::arith::{Arith, Reference};
+use trace_vm::arith::{Arith, Eval, Reference};
 use trace_vm::commit::merkle::{depth_for, list_root_from, root_from_path};
 use trace_vm::commit::tensor::leaf_count;
 use trace_vm::commit::{Hash, LEAF_SIZE, MerkleAccumulator, TensorHeader, bound, keccak256};
@@ -328,6 +328,7 @@ impl Context<'_> {
                     index,
                     field,
                 } => ops.field(input as usize, index, field)?,
+                Operand::Dequant { input, index } => ops.dequant(input as usize, index)?,
             };
         }
         steps.push(step_word(Reference.eval(spec.prim, args)));
@@ -440,6 +441,24 @@ impl<'a> Operands<'a> {
         let (be, bb) = dtype.block();
         let block = self.bytes(q, index / be * bb, bb)?;
         Ok(quant::fields(dtype, &block, (index % be) as usize)[field as usize % quant::MAX_FIELDS])
+    }
+
+    /// Element `index` of quantized input `q`, dequantized from its proven block.
+    fn dequant(&mut self, q: usize, index: u64) -> Result<u32, Reject> {
+        let dtype = self
+            .entry
+            .inputs
+            .get(q)
+            .ok_or(format!("the op has no input {q}"))?
+            .dtype;
+        let (be, bb) = dtype.block();
+        let block = self.bytes(q, index / be * bb, bb)?;
+        let f = quant::fields(dtype, &block, (index % be) as usize);
+        Ok(quant::run(
+            dtype,
+            &mut Eval(&Reference),
+            &f[..quant::field_count(dtype)],
+        ))
     }
 
     /// The result of step `k` from the pre state's step-list frontier.
