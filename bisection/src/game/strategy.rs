@@ -36,7 +36,7 @@ impl<T: Trace> Honest<T> {
         let trace = &self.trace;
         self.trees
             .entry(path.to_vec())
-            .or_insert_with(|| Tree::new(&trace.leaves(path)))
+            .or_insert_with(|| trace.tree(path))
     }
 
     fn defend(&mut self, game: &Game) -> Option<Action<<T::Vm as Vm>::State>> {
@@ -67,7 +67,7 @@ impl<T: Trace> Honest<T> {
                 })
             }
             Phase::Step => {
-                let post = self.trace.list(&path)[index as usize].clone();
+                let post = self.trace.entry(&path, index);
                 let pre_proof = self.tree(&path).proof(index - 1);
                 let mut step_path = path;
                 step_path.push(index);

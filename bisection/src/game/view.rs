@@ -2,6 +2,8 @@
 
 use trace_vm::commit::Hash;
 
+use super::tree::Tree;
+
 /// A computation as the game sees it: a hierarchy of lists of states.
 ///
 /// `path` names a list: the empty path is level 0; `[i]` is the expansion of
@@ -51,7 +53,18 @@ pub trait Trace {
         let (i, path) = step_path
             .split_last()
             .expect("a step path ends with the step index");
-        self.list(path)[*i as usize - 1].clone()
+        self.entry(path, i - 1)
+    }
+
+    /// Entry `index` of the list at `path`.
+    fn entry(&self, path: &[u64], index: u64) -> <Self::Vm as Vm>::State {
+        self.list(path)[index as usize].clone()
+    }
+
+    /// The Merkle tree of the list at `path` (a VM whose lists are padded to
+    /// a large level size builds it from the real entries alone).
+    fn tree(&self, path: &[u64]) -> Tree {
+        Tree::new(&self.leaves(path))
     }
 
     /// Leaf hashes of the list at `path`.

@@ -267,7 +267,7 @@ impl MachineTrace {
         Ok(all)
     }
 
-    /// The micro list of op-level step `j` of layer `l`, padded.
+    /// The micro list of op-level step `j` of layer `l`, without padding.
     fn micro_list(&self, l: usize, j: u64) -> Result<Vec<State>> {
         let sub = self.sub_trace(l)?;
         let pre = State::root(sub[j as usize - 1]);
@@ -295,7 +295,32 @@ impl MachineTrace {
             }
             v.push(State::root(sub[j as usize]));
         }
-        Ok(padded(v, self.sizes[2]))
+        Ok(v)
+    }
+
+    /// The list at `path` without its padding (the level size repeats the last entry).
+    fn real_list(&self, path: &[u64]) -> Result<Vec<State>> {
+        match *path {
+            [] => Ok(self.state_roots.iter().map(|&h| State::root(h)).collect()),
+            [i] => Ok(self
+                .sub_trace(i as usize - 1)?
+                .into_iter()
+                .map(State::root)
+                .collect()),
+            [i, j] => self.micro_list(i as usize - 1, j),
+            _ => Err(Error::Vm(format!(
+                "no list at {path:?}: the game has 3 levels"
+            ))),
+        }
+    }
+
+    /// [`MachineTrace::real_list`], with a failure logged (a player that
+    /// cannot build a list cannot move; its clock runs out).
+    fn logged(&self, path: &[u64]) -> Vec<State> {
+        self.real_list(path).unwrap_or_else(|e| {
+            tracing::error!(target: "refute::machine", ?path, %e, "cannot build list");
+            Vec::new()
+        })
     }
 }
 
@@ -517,27 +542,28 @@ impl Trace for MachineTrace {
     }
 
     fn list(&self, path: &[u64]) -> Vec<State> {
-        let built = match *path {
-            [] => Ok(self.state_roots.iter().map(|&h| State::root(h)).collect()),
-            [i] => self
-                .sub_trace(i as usize - 1)
-                .map(|v| v.into_iter().map(State::root).collect()),
-            [i, j] => self.micro_list(i as usize - 1, j),
-            _ => Err(Error::Vm(format!(
-                "no list at {path:?}: the game has 3 levels"
-            ))),
-        };
-        built.unwrap_or_else(|e| {
-            tracing::error!(target: "refute::machine", ?path, %e, "cannot build list");
-            Vec::new()
-        })
+        let size = self.sizes.get(path.len()).copied().unwrap_or(0);
+        padded(self.logged(path), size)
+    }
+
+    fn entry(&self, path: &[u64], index: u64) -> State {
+        let real = self.logged(path);
+        real.get(index as usize)
+            .or(real.last())
+            .cloned()
+            .unwrap_or_else(|| State::root([0; 32]))
+    }
+
+    fn tree(&self, path: &[u64]) -> Tree {
+        let leaves: Vec<Hash> = self.logged(path).iter().map(State::leaf).collect();
+        Tree::padded(&leaves, self.sizes.get(path.len()).copied().unwrap_or(0))
     }
 
     fn step_pre(&self, step_path: &[u64]) -> State {
         let (t, path) = step_path
             .split_last()
             .expect("a step path ends with the step index");
-        let pre = self.list(path)[*t as usize - 1].clone();
+        let pre = self.entry(path, t - 1);
         match self.witness(step_path) {
             Ok(w) => pre.with_witness(&w.abi_encode()),
             Err(e) => {
