@@ -1,0 +1,124 @@
+//! A dispute over a real pretrained model, off-chain: MiniLM-L6 (installed by
+//! `scripts/setup`) embeds a short sentence; a liar flips one bit of one
+//! micro-step deep inside the network and everything after it follows from
+//! the lie. The honest side wins whether the liar posted the claim or
+//! challenges the honest one, through the reference one-step verifier.
+
+use bisection::game::rules::{Game, Params, Role};
+use bisection::game::sim::play;
+use bisection::game::strategy::Honest;
+use bisection::game::view::Trace;
+use bisection::machine::{Fault, MachineTrace};
+use trace_vm::format::models_dir;
+use trace_vm::models::Compiled;
+use trace_vm::models::Encoder;
+use trace_vm::ops::OpKind;
+use trace_vm::ops::micro::Site;
+
+/// The installed MiniLM, or `None` after a loud message; under `CI=true` a
+/// missing model is a failure.
+fn minilm() -> Option<Encoder> {
+    let dir = models_dir().join("minilm-l6");
+    if !dir.is_dir() {
+        let msg = format!(
+            "model `minilm-l6` is not installed in {}; run scripts/setup",
+            models_dir().display()
+        );
+        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "{msg}");
+        eprintln!("\n*** SKIPPED: {msg} ***\n");
+        return None;
+    }
+    Some(Encoder::open(&dir).expect("open minilm-l6"))
+}
+
+fn run(enc: &Encoder, compiled: &Compiled, ids: &[u32], fault: Option<Fault>) -> MachineTrace {
+    let inputs = enc.inputs(ids, ids.len()).expect("inputs");
+    MachineTrace::run(
+        compiled.program.clone(),
+        compiled.weights.clone(),
+        inputs,
+        ([7; 32], [8; 32]),
+        fault,
+    )
+    .expect("run")
+}
+
+#[test]
+fn a_one_bit_lie_deep_in_minilm_loses_whoever_tells_it() {
+    let Some(enc) = minilm() else { return };
+    let ids = enc.tokenize("Refute checks inference.").expect("tokenize");
+    let compiled = enc.compile(ids.len()).expect("compile");
+    let p = &compiled.program;
+    // A map op (an element program of several steps) in the middle layer,
+    // lying at its element 0's last step: the element's value is wrong.
+    let mid = p.layers().len() / 2;
+    let op = p.layers()[mid]
+        .ops
+        .clone()
+        .find(|&i| p.ops()[i].op.kind() == OpKind::Map)
+        .expect("the layer has a map op");
+    let node = &p.ops()[op];
+    let descs: Vec<_> = node
+        .inputs
+        .iter()
+        .map(|&t| (p.tensor(t).dtype, p.tensor(t).shape.as_slice()))
+        .collect();
+    let site = Site::new(&node.op, &descs).expect("site");
+    let fault = Fault {
+        op,
+        element: 0,
+        step: site.step_count() as u64 - 1,
+        xor: 1 << 22,
+    };
+    for liar_defends in [true, false] {
+        let honest = run(&enc, &compiled, &ids, None);
+        let liar = run(&enc, &compiled, &ids, Some(fault));
+        assert_ne!(
+            honest.claim().trace_root,
+            liar.claim().trace_root,
+            "the lie reaches the trace"
+        );
+        let (mut defender, mut challenger) = if liar_defends {
+            (liar, honest)
+        } else {
+            (honest, liar)
+        };
+        let claim = defender.claim().clone();
+        defender.dispute(&claim);
+        challenger.dispute(&claim);
+        let vm = defender.vm().clone();
+        let game = Game::new(
+            Params {
+                arity_log2: 4,
+                clock: 3_600,
+            },
+            claim.sizes.clone(),
+            claim.trace_root,
+            0,
+        );
+        let out = play(
+            &vm,
+            game,
+            &mut Honest::new(defender),
+            &mut Honest::new(challenger),
+            0,
+        );
+        eprintln!(
+            "MiniLM, {} tokens, level sizes {:?}, liar defends: {liar_defends}: {:?} wins, moves {:?}",
+            ids.len(),
+            claim.sizes,
+            out.winner,
+            out.moves
+        );
+        let want = if liar_defends {
+            Role::Challenger
+        } else {
+            Role::Defender
+        };
+        assert_eq!(out.winner, want);
+        assert!(
+            !out.timed_out,
+            "the game ended by a timeout, not a verified step"
+        );
+    }
+}
