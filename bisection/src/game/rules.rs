@@ -152,8 +152,9 @@ pub struct Game {
     sizes: Vec<u64>,
     /// Disputed step index at each finished level.
     path: Vec<u64>,
-    /// Root of the list being dissected.
-    root: Hash,
+    /// Root of the list of each level entered: the claim's list first, then
+    /// each expansion; the last is the list being dissected.
+    roots: Vec<Hash>,
     /// Disputed node of that list's tree.
     depth: u32,
     index: u64,
@@ -172,7 +173,7 @@ impl Game {
             params,
             sizes,
             path: Vec::new(),
-            root,
+            roots: vec![root],
             depth: 0,
             index: 0,
             node_hash: root,
@@ -213,6 +214,20 @@ impl Game {
     /// Disputed step index at each finished level.
     pub fn path(&self) -> &[u64] {
         &self.path
+    }
+
+    /// Root of the list of each level entered so far (one more than
+    /// [`Game::path`]): the claim's list, then each expansion's `sub_root`.
+    pub fn roots(&self) -> &[Hash] {
+        &self.roots
+    }
+
+    /// Root of the list being dissected.
+    fn root(&self) -> Hash {
+        *self
+            .roots
+            .last()
+            .expect("a game starts with the claim's root")
     }
 
     /// Entries of the list being dissected.
@@ -339,7 +354,7 @@ impl Game {
                 }
                 let mut path = self.path.clone();
                 path.push(self.index);
-                let honest = vm.verify_step(&path, pre, post);
+                let honest = vm.verify_step(&path, &self.roots, pre, post);
                 Ok(Next::Over(if honest {
                     Role::Defender
                 } else {
@@ -385,7 +400,7 @@ impl Game {
     /// The disputed step's input is entry `index - 1` of the current list.
     fn check_pre(&self, pre: Hash, proof: &[Hash]) -> Result<(), RuleError> {
         let ok = proof.len() == self.tree_depth() as usize
-            && root_from_path(pre, self.index - 1, proof) == self.root;
+            && root_from_path(pre, self.index - 1, proof) == self.root();
         if ok {
             Ok(())
         } else {
@@ -416,7 +431,8 @@ impl Next {
             }
             Self::Descend(root) => {
                 game.path.push(game.index);
-                (game.root, game.depth, game.index, game.node_hash) = (root, 0, 0, root);
+                game.roots.push(root);
+                (game.depth, game.index, game.node_hash) = (0, 0, root);
                 game.phase = Phase::Reveal;
             }
             Self::Over(winner) => game.phase = Phase::Over(winner),
@@ -437,7 +453,7 @@ fn action_name<S>(action: &Action<S>) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::game::toy::{ToyTrace, ToyVm};
+    use crate::game::toy::{ToyState, ToyTrace, ToyVm};
     use crate::game::tree::Tree;
     use crate::game::view::Trace;
 
@@ -460,7 +476,7 @@ mod tests {
     fn rejects_out_of_turn_wrong_and_forged_actions_without_changing_state() {
         let (vm, tree, mut game) = start();
         let before = game.clone();
-        let pick: Action<u64> = Action::Pick { child: 0 };
+        let pick: Action<ToyState> = Action::Pick { child: 0 };
         assert_eq!(
             game.apply(&vm, Role::Challenger, &pick, 1),
             Err(RuleError::NotYourTurn(Role::Challenger))
@@ -527,7 +543,7 @@ mod tests {
             (game.clock(Role::Defender), game.clock(Role::Challenger)),
             (70, 100)
         );
-        let timeout: Action<u64> = Action::Timeout;
+        let timeout: Action<ToyState> = Action::Timeout;
         assert_eq!(
             game.apply(&vm, Role::Defender, &timeout, 130),
             Err(RuleError::NotExpired {

@@ -19,8 +19,18 @@ pub trait Vm {
     fn leaf_hash(&self, state: &Self::State) -> Hash;
 
     /// The verifier's one-step: re-executes the primitive at `path` (one index
-    /// per level) on `pre` and says whether `post` is its result.
-    fn verify_step(&self, path: &[u64], pre: &Self::State, post: &Self::State) -> bool;
+    /// per level) on `pre` and says whether `post` is its result. `roots` are
+    /// the roots of the lists the game went through, one per level (`roots[0]`
+    /// the claim's list, `roots[k]` the expansion of step `path[k - 1]`), so
+    /// `roots.len() == path.len()`: what the verifier proves the step's
+    /// operands against.
+    fn verify_step(
+        &self,
+        path: &[u64],
+        roots: &[Hash],
+        pre: &Self::State,
+        post: &Self::State,
+    ) -> bool;
 }
 
 /// A player's local trace: the entries of any list it may be asked about.
