@@ -1,14 +1,18 @@
 //! Simulated games without a chain: over random toy programs, random faults
-//! and random adversaries, the honest side always wins.
+//! and random adversaries, the honest side always wins, and the one-step is
+//! given the roots of the lists the game went through.
 //!
 //! `REFUTE_SLOW=1` plays 10^4 games per property instead of 10^3.
 
 use bisection::game::rules::{Game, Params, Role};
 use bisection::game::sim::{Outcome, play};
 use bisection::game::strategy::{Equivocate, Honest, RandomPicker, Stall, Strategy as Player};
-use bisection::game::toy::{ToyTrace, ToyVm};
+use bisection::game::toy::{ToyState, ToyTrace, ToyVm};
+use bisection::game::tree::Tree;
 use bisection::game::view::{Trace, Vm};
 use proptest::prelude::*;
+use std::cell::RefCell;
+use trace_vm::commit::Hash;
 
 const CLOCK: u64 = 3_600;
 
@@ -44,14 +48,14 @@ fn setup() -> impl Strategy<Value = (ToyVm, u32, u64, Vec<u64>, u64)> {
         })
 }
 
-fn game_between(
-    vm: &ToyVm,
+fn game_between<V: Vm>(
+    vm: &V,
     arity_log2: u32,
     claimed: &ToyTrace,
-    defender: &mut dyn Player<ToyVm>,
-    challenger: &mut dyn Player<ToyVm>,
+    defender: &mut dyn Player<V>,
+    challenger: &mut dyn Player<V>,
 ) -> Outcome {
-    let root = bisection::game::tree::Tree::new(&claimed.leaves(&[])).root();
+    let root = Tree::new(&claimed.leaves(&[])).root();
     let game = Game::new(
         Params {
             arity_log2,
@@ -62,6 +66,67 @@ fn game_between(
         0,
     );
     play(vm, game, defender, challenger, 0)
+}
+
+/// The toy VM, recording the path and roots of every one-step it verifies.
+#[derive(Debug, Clone)]
+struct Recording {
+    vm: ToyVm,
+    steps: RefCell<Vec<(Vec<u64>, Vec<Hash>)>>,
+}
+
+impl Vm for Recording {
+    type State = ToyState;
+
+    fn level_sizes(&self) -> &[u64] {
+        self.vm.level_sizes()
+    }
+
+    fn leaf_hash(&self, state: &ToyState) -> Hash {
+        self.vm.leaf_hash(state)
+    }
+
+    fn verify_step(&self, path: &[u64], roots: &[Hash], pre: &ToyState, post: &ToyState) -> bool {
+        self.steps
+            .borrow_mut()
+            .push((path.to_vec(), roots.to_vec()));
+        self.vm.verify_step(path, roots, pre, post)
+    }
+}
+
+/// A toy trace played against the [`Recording`] VM.
+struct Recorded {
+    trace: ToyTrace,
+    vm: Recording,
+}
+
+impl Recorded {
+    fn new(trace: ToyTrace) -> Self {
+        let vm = Recording {
+            vm: trace.vm().clone(),
+            steps: RefCell::default(),
+        };
+        Self { trace, vm }
+    }
+}
+
+impl Trace for Recorded {
+    type Vm = Recording;
+
+    fn vm(&self) -> &Recording {
+        &self.vm
+    }
+
+    fn list(&self, path: &[u64]) -> Vec<ToyState> {
+        self.trace.list(path)
+    }
+}
+
+/// The roots `trace` commits for the lists on the way to primitive `path`.
+fn list_roots(trace: &ToyTrace, path: &[u64]) -> Vec<Hash> {
+    (0..path.len())
+        .map(|k| Tree::new(&trace.leaves(&path[..k])).root())
+        .collect()
 }
 
 /// Upper bound on one side's accepted moves: per level, one reveal (or pick)
@@ -121,5 +186,28 @@ proptest! {
         prop_assert_eq!((out.winner, out.timed_out), (Role::Challenger, true));
         let out = game_between(&vm, k, &honest, &mut Honest::new(honest.clone()), &mut Stall);
         prop_assert_eq!((out.winner, out.timed_out), (Role::Defender, true));
+    }
+    #[test]
+    fn the_one_step_gets_the_roots_of_the_claimed_lists_on_its_path(
+        (vm, k, input, path, mask) in setup(),
+        defender_lies in any::<bool>(),
+    ) {
+        // Whichever side lies, the game descends to the faulty primitive and
+        // ends in its one-step.
+        let honest = ToyTrace::honest(vm.clone(), input);
+        let liar = honest.clone().with_fault(path.clone(), mask);
+        let (claimed, challenging) = if defender_lies { (liar, honest) } else { (honest, liar) };
+        let recording = Recording { vm: vm.clone(), steps: RefCell::default() };
+        let out = game_between(&recording, k, &claimed,
+            &mut Honest::new(Recorded::new(claimed.clone())),
+            &mut Honest::new(Recorded::new(challenging)));
+        prop_assert!(!out.timed_out, "decided by the one-step: {:?}", out);
+        let winner = if defender_lies { Role::Challenger } else { Role::Defender };
+        prop_assert_eq!(out.winner, winner);
+        let steps = recording.steps.into_inner();
+        prop_assert_eq!(steps.len(), 1);
+        let (step_path, roots) = &steps[0];
+        prop_assert_eq!(step_path, &path);
+        prop_assert_eq!(roots, &list_roots(&claimed, &path));
     }
 }

@@ -61,14 +61,14 @@ contract DisputeGame is IDisputeGame {
         uint32 challengerMoves;
         // slot 1
         bytes32 node;
-        // slot 2
-        bytes32 root;
         address defender;
         address challenger;
         address owner;
         bytes32 context;
         uint64[] sizes;
         uint64[] path;
+        // The root of each level's list entered: the claim's, then each expansion's.
+        bytes32[] roots;
     }
 
     Game[] private _games;
@@ -104,7 +104,7 @@ contract DisputeGame is IDisputeGame {
         g.defender = defender;
         g.challenger = challenger;
         g.owner = msg.sender;
-        g.root = root;
+        g.roots.push(root);
         g.node = root;
         g.context = context;
         g.sizes = sizes;
@@ -169,7 +169,7 @@ contract DisputeGame is IDisputeGame {
         uint48 index = g.index;
         g.path.push(index);
         g.level = uint8(level + 1);
-        g.root = subRoot;
+        g.roots.push(subRoot);
         g.depth = 0;
         g.index = 0;
         g.node = subRoot;
@@ -189,7 +189,7 @@ contract DisputeGame is IDisputeGame {
             path[l] = g.path[l];
         }
         path[level] = g.index;
-        Phase winner = verifier.verify(g.context, path, pre, post) ? Phase.DefenderWon : Phase.ChallengerWon;
+        Phase winner = verifier.verify(g.context, path, g.roots, pre, post) ? Phase.DefenderWon : Phase.ChallengerWon;
         g.phase = winner;
         emit GameResolved(gameId, winner, false);
     }
@@ -235,11 +235,12 @@ contract DisputeGame is IDisputeGame {
         v.lastMove = g.lastMove;
         v.defenderMoves = g.defenderMoves;
         v.challengerMoves = g.challengerMoves;
-        v.root = g.root;
+        v.root = g.roots[g.level];
         v.node = g.node;
         v.context = g.context;
         v.sizes = g.sizes;
         v.path = g.path;
+        v.roots = g.roots;
     }
 
     /// @inheritdoc IDisputeGame
@@ -282,7 +283,7 @@ contract DisputeGame is IDisputeGame {
     /// @dev The disputed step's input is entry `index - 1` of the current list.
     function _checkPre(Game storage g, bytes32 pre, bytes32[] calldata proof) private view {
         uint256 treeDepth = Merkle.depthFor(g.sizes[g.level]);
-        if (proof.length != treeDepth || Merkle.rootFromPath(pre, g.index - 1, proof) != g.root) {
+        if (proof.length != treeDepth || Merkle.rootFromPath(pre, g.index - 1, proof) != g.roots[g.level]) {
             revert BadProof("step input");
         }
     }

@@ -8,6 +8,8 @@ import {IStepVerifier} from "../src/interfaces/IStepVerifier.sol";
 import {Merkle} from "../src/lib/Merkle.sol";
 import {ToyStepVerifier} from "./harness/ToyStepVerifier.sol";
 import {ToyTrace, ToyTree} from "./harness/ToyTrace.sol";
+import {SparseTree} from "./harness/SparseTree.sol";
+import {PrimitiveStepVerifier} from "../src/PrimitiveStepVerifier.sol";
 import {GamePlay} from "./harness/GamePlay.sol";
 import {
     AgreedEntry,
@@ -110,6 +112,8 @@ contract DisputeGameTest is Test, GamePlay {
         assertEq(g.challenger, CHALLENGER);
         assertTrue(g.phase == IDisputeGame.Phase.Reveal);
         assertEq(g.root, bytes32(uint256(7)));
+        assertEq(g.roots.length, 1);
+        assertEq(g.roots[0], bytes32(uint256(7)));
         assertEq(g.node, bytes32(uint256(7)));
         assertEq(g.context, bytes32(uint256(5)));
         assertEq(uint256(g.defenderClock), 100);
@@ -274,6 +278,8 @@ contract DisputeGameTest is Test, GamePlay {
         g = game.getGame(id);
         assertEq(uint256(g.level), 1);
         assertEq(g.root, subRoot);
+        assertEq(g.roots.length, 2);
+        assertEq(g.roots[1], subRoot);
         assertEq(g.path.length, 1);
         assertEq(uint256(g.path[0]), 3);
         assertTrue(g.phase == IDisputeGame.Phase.Reveal);
@@ -304,6 +310,88 @@ contract DisputeGameTest is Test, GamePlay {
         game.step(id, pre, post, preProof);
         vm.stopPrank();
         assertTrue(game.phaseOf(id) == IDisputeGame.Phase.ChallengerWon);
+    }
+
+    function _at(uint64[] memory path, uint256 n) internal pure returns (uint64[] memory p) {
+        p = new uint64[](n);
+        for (uint256 i; i < n; ++i) {
+            p[i] = path[i];
+        }
+    }
+
+    function test_expand_recordsTheRootOfEveryLevel() public {
+        uint64[] memory sizes = _sizes(6, 4, 5);
+        uint64[] memory fault = new uint64[](3);
+        (fault[0], fault[1], fault[2]) = (4, 3, 2);
+        ToyTrace liar = _trace(sizes, 3, fault, 0x40);
+        ToyTrace honest = _trace(sizes, 3, new uint64[](0), 0);
+        uint256 id = _open(game, liar);
+        for (uint256 level; level < 3; ++level) {
+            _toStep(id, liar, honest);
+            IDisputeGame.GameView memory g = game.getGame(id);
+            assertEq(uint256(g.level), level);
+            assertEq(g.roots.length, level + 1);
+            for (uint256 k; k <= level; ++k) {
+                assertEq(g.roots[k], liar.root(_at(fault, k)));
+            }
+            assertEq(g.root, g.roots[level]);
+            if (level < 2) _defend(game, id, liar); // expand
+        }
+    }
+
+    function test_step_verifierReceivesThePathAndTheRootsOfEveryLevel() public {
+        uint64[] memory sizes = _sizes(6, 4, 5);
+        uint64[] memory fault = new uint64[](3);
+        (fault[0], fault[1], fault[2]) = (4, 3, 2);
+        ToyTrace honest = _trace(sizes, 3, new uint64[](0), 0);
+        ToyTrace liar = _trace(sizes, 3, fault, 0x40);
+        uint256 id = game.create(DEFENDER, CHALLENGER, honest.root(new uint64[](0)), sizes, bytes32(uint256(0xC0)));
+        for (uint256 level; level < 3; ++level) {
+            _toStep(id, honest, liar);
+            if (level < 2) _defend(game, id, honest); // expand
+        }
+        IDisputeGame.GameView memory g = game.getGame(id);
+        bytes32[] memory roots = new bytes32[](3);
+        for (uint256 k; k < 3; ++k) {
+            roots[k] = honest.root(_at(fault, k));
+        }
+        (bytes memory pre, bytes memory post, bytes32[] memory preProof) = honest.stepArgs(g);
+        vm.expectCall(
+            address(toy), abi.encodeCall(IStepVerifier.verify, (bytes32(uint256(0xC0)), fault, roots, pre, post))
+        );
+        vm.prank(DEFENDER);
+        game.step(id, pre, post, preProof);
+        assertTrue(game.phaseOf(id) == IDisputeGame.Phase.DefenderWon);
+    }
+
+    /// @dev The toy one-step proves its operands against every root it is given, so a game that
+    ///      passed wrong roots would fail honest steps.
+    function test_verify_toyStepNeedsTheRootsOfItsLists() public {
+        uint64[] memory sizes = _sizes(6, 4, 5);
+        uint64[] memory path = new uint64[](3);
+        (path[0], path[1], path[2]) = (4, 3, 2);
+        ToyTrace honest = _honest(sizes);
+        IDisputeGame.GameView memory g;
+        g.path = _at(path, 2);
+        g.index = 2;
+        (bytes memory pre, bytes memory post,) = honest.stepArgs(g);
+        bytes32[] memory roots = new bytes32[](3);
+        for (uint256 k; k < 3; ++k) {
+            roots[k] = honest.root(_at(path, k));
+        }
+        assertTrue(toy.verify(0, path, roots, pre, post));
+        for (uint256 k; k < 3; ++k) {
+            bytes32 right = roots[k];
+            roots[k] = bytes32(uint256(right) ^ 1);
+            assertFalse(toy.verify(0, path, roots, pre, post));
+            roots[k] = right;
+        }
+        (roots[1], roots[2]) = (roots[2], roots[1]);
+        assertFalse(toy.verify(0, path, roots, pre, post));
+        (roots[1], roots[2]) = (roots[2], roots[1]);
+        assertFalse(toy.verify(0, path, _copy(roots, 2), pre, post));
+        assertFalse(toy.verify(0, path, roots, pre, abi.encodePacked(uint64(bytes8(post)) ^ 1)));
+        assertFalse(toy.verify(0, path, roots, bytes.concat(pre, hex"00"), post));
     }
 
     // ------------------------------------------------------------ whole games
@@ -400,6 +488,89 @@ contract DisputeGameTest is Test, GamePlay {
         assertTrue(wide.phaseOf(id) == IDisputeGame.Phase.Reveal);
     }
 
+    /// @dev An expansion and a one-step at the bottom of a three-level game at d = 4 whose lists have
+    ///      2^4, 2^6 and 2^24 entries (a trace, a layer's op sub-trace, an op's micro list: SPEC 6.8),
+    ///      through PrimitiveStepVerifier, each measured as its own transaction like the dissection
+    ///      moves. The lists are sparse: only the entries the game opens differ from a filler.
+    function test_gas_expandAndStepOfAThreeLevelGameAtArity16() public {
+        PrimitiveStepVerifier primitive = new PrimitiveStepVerifier();
+        DisputeGame wide = new DisputeGame(primitive, 4, 1 days);
+        bytes memory pre = abi.encodePacked(uint8(0x01), uint32(0x3f800000), uint32(0x40000000), uint32(0));
+        bytes memory post = abi.encodePacked(uint32(0x40400000)); // 1 + 2 = 3
+        uint256[3] memory steps = [uint256(9), 37, (1 << 23) + 12_345];
+        (bytes32 a, bytes32 b, bytes32 x, bytes32 y) = (keccak256("a"), keccak256("b"), keccak256("x"), keccak256("y"));
+        // Each list opens its disputed step's input and output; below level 0 its first and last
+        // entries are those of the parent's step.
+        SparseTree.Tree[3] memory lists = [
+            _sparse(4, [uint256(8), 9, 9, 9], [a, b, b, b]),
+            _sparse(6, [uint256(0), 36, 37, 63], [a, x, y, b]),
+            _sparse(24, [uint256(0), steps[2] - 1, steps[2], (1 << 24) - 1], [x, keccak256(pre), keccak256(post), y])
+        ];
+        uint256 id = wide.create(DEFENDER, CHALLENGER, SparseTree.root(lists[0]), _sizes(1 << 4, 1 << 6, 1 << 24), 0);
+        uint256 expandGas;
+        for (uint256 level; level < 3; ++level) {
+            SparseTree.Tree memory t = lists[level];
+            uint256 target = steps[level];
+            for (uint256 depth; depth < t.depth;) {
+                uint256 k = t.depth - depth < 4 ? t.depth - depth : 4;
+                bytes32[] memory c = SparseTree.descendants(t, depth, target >> (t.depth - depth), k);
+                vm.prank(DEFENDER);
+                wide.reveal(id, c);
+                uint256 child = (target >> (t.depth - depth - k)) & ((1 << k) - 1);
+                vm.prank(CHALLENGER);
+                wide.pick(id, child, c[child], ToyTree.pickProof(c, child));
+                depth += k;
+            }
+            if (level == 2) break;
+            SparseTree.Tree memory sub = lists[level + 1];
+            bytes memory call = abi.encodeCall(
+                wide.expand,
+                (
+                    id,
+                    SparseTree.node(t, t.depth, target - 1),
+                    SparseTree.proof(t, target - 1),
+                    SparseTree.root(sub),
+                    SparseTree.proof(sub, 0),
+                    SparseTree.proof(sub, (1 << sub.depth) - 1)
+                )
+            );
+            vm.warp(block.timestamp + 60);
+            vm.cool(address(wide));
+            vm.prank(DEFENDER);
+            uint256 g0 = gasleft();
+            (bool ok,) = address(wide).call(call);
+            expandGas = g0 - gasleft() + _intrinsic(call);
+            assertTrue(ok, "expand");
+        }
+        bytes32[] memory preProof = SparseTree.proof(lists[2], steps[2] - 1);
+        vm.warp(block.timestamp + 60);
+        vm.cool(address(wide));
+        vm.cool(address(primitive));
+        vm.prank(DEFENDER);
+        uint256 g1 = gasleft();
+        wide.step(id, pre, post, preProof);
+        uint256 stepGas = g1 - gasleft() + _intrinsic(abi.encodeCall(wide.step, (id, pre, post, preProof)));
+        vm.snapshotValue("DisputeGame", "expand_level1_tx", expandGas);
+        vm.snapshotValue("DisputeGame", "step_level2_tx", stepGas);
+        assertLe(stepGas, 120_000, "one-step with 24-hash proof, 3 levels");
+        assertTrue(wide.phaseOf(id) == IDisputeGame.Phase.DefenderWon);
+        assertEq(wide.getGame(id).roots.length, 3);
+    }
+
+    function _sparse(uint256 depth, uint256[4] memory at, bytes32[4] memory leaf)
+        internal
+        pure
+        returns (SparseTree.Tree memory t)
+    {
+        t.depth = depth;
+        t.fill = keccak256("filler");
+        t.at = new uint256[](4);
+        t.leaf = new bytes32[](4);
+        for (uint256 i; i < 4; ++i) {
+            (t.at[i], t.leaf[i]) = (at[i], leaf[i]);
+        }
+    }
+
     function _intrinsic(bytes memory data) internal pure returns (uint256 gas) {
         gas = 21_000;
         for (uint256 i; i < data.length; ++i) {
@@ -407,9 +578,13 @@ contract DisputeGameTest is Test, GamePlay {
         }
     }
 
-    function _copy(bytes32[] memory a) internal pure returns (bytes32[] memory b) {
-        b = new bytes32[](a.length);
-        for (uint256 i; i < a.length; ++i) {
+    function _copy(bytes32[] memory a) internal pure returns (bytes32[] memory) {
+        return _copy(a, a.length);
+    }
+
+    function _copy(bytes32[] memory a, uint256 n) internal pure returns (bytes32[] memory b) {
+        b = new bytes32[](n);
+        for (uint256 i; i < n; ++i) {
             b[i] = a[i];
         }
     }

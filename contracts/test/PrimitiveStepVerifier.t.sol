@@ -25,32 +25,36 @@ contract PrimitiveStepVerifierTest is Test {
 
     function test_verify_acceptsTheCorrectlyRoundedResult() public view {
         uint64[] memory path = new uint64[](1);
-        assertTrue(verifier.verify(0, path, _op(0x01, ONE, TWO, 0), abi.encodePacked(THREE)));
-        assertTrue(verifier.verify(0, path, _op(0x06, TWO, TWO, ONE), abi.encodePacked(uint32(0x40a00000))));
+        bytes32[] memory roots = new bytes32[](1);
+        assertTrue(verifier.verify(0, path, roots, _op(0x01, ONE, TWO, 0), abi.encodePacked(THREE)));
+        assertTrue(verifier.verify(0, path, roots, _op(0x06, TWO, TWO, ONE), abi.encodePacked(uint32(0x40a00000))));
         // 1/3 rounds to nearest even: 0x3eaaaaab
-        assertTrue(verifier.verify(0, path, _op(0x04, ONE, THREE, 0), abi.encodePacked(uint32(0x3eaaaaab))));
+        assertTrue(verifier.verify(0, path, roots, _op(0x04, ONE, THREE, 0), abi.encodePacked(uint32(0x3eaaaaab))));
     }
 
     function test_verify_rejectsAWrongResult() public view {
         uint64[] memory path = new uint64[](1);
-        assertFalse(verifier.verify(0, path, _op(0x01, ONE, TWO, 0), abi.encodePacked(TWO)));
-        assertFalse(verifier.verify(0, path, _op(0x04, ONE, THREE, 0), abi.encodePacked(uint32(0x3eaaaaaa))));
+        bytes32[] memory roots = new bytes32[](1);
+        assertFalse(verifier.verify(0, path, roots, _op(0x01, ONE, TWO, 0), abi.encodePacked(TWO)));
+        assertFalse(verifier.verify(0, path, roots, _op(0x04, ONE, THREE, 0), abi.encodePacked(uint32(0x3eaaaaaa))));
     }
 
     function test_verify_rejectsMalformedStatesWithoutReverting() public view {
         uint64[] memory path = new uint64[](1);
-        assertFalse(verifier.verify(0, path, _op(0x00, ONE, TWO, 0), abi.encodePacked(THREE)));
-        assertFalse(verifier.verify(0, path, _op(0x14, ONE, TWO, 0), abi.encodePacked(THREE)));
-        assertFalse(verifier.verify(0, path, abi.encodePacked(uint8(1), ONE, TWO), abi.encodePacked(THREE)));
-        assertFalse(verifier.verify(0, path, _op(0x01, ONE, TWO, 0), abi.encodePacked(THREE, uint8(0))));
+        bytes32[] memory roots = new bytes32[](1);
+        assertFalse(verifier.verify(0, path, roots, _op(0x00, ONE, TWO, 0), abi.encodePacked(THREE)));
+        assertFalse(verifier.verify(0, path, roots, _op(0x14, ONE, TWO, 0), abi.encodePacked(THREE)));
+        assertFalse(verifier.verify(0, path, roots, abi.encodePacked(uint8(1), ONE, TWO), abi.encodePacked(THREE)));
+        assertFalse(verifier.verify(0, path, roots, _op(0x01, ONE, TWO, 0), abi.encodePacked(THREE, uint8(0))));
     }
 
     function testFuzz_verify_matchesNegAndAbs(uint32 a) public view {
         if (a & 0x7fffffff > 0x7f800000) a &= 0xff800000; // NaNs are canonicalized (SPEC 1.2)
         uint64[] memory path = new uint64[](1);
-        assertTrue(verifier.verify(0, path, _op(0x09, a, 0, 0), abi.encodePacked(a ^ 0x80000000)));
-        assertTrue(verifier.verify(0, path, _op(0x0A, a, 0, 0), abi.encodePacked(a & 0x7fffffff)));
-        assertFalse(verifier.verify(0, path, _op(0x09, a, 0, 0), abi.encodePacked(a)));
+        bytes32[] memory roots = new bytes32[](1);
+        assertTrue(verifier.verify(0, path, roots, _op(0x09, a, 0, 0), abi.encodePacked(a ^ 0x80000000)));
+        assertTrue(verifier.verify(0, path, roots, _op(0x0A, a, 0, 0), abi.encodePacked(a & 0x7fffffff)));
+        assertFalse(verifier.verify(0, path, roots, _op(0x09, a, 0, 0), abi.encodePacked(a)));
     }
 
     function test_leafHash_isKeccakOfTheState() public view {

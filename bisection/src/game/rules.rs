@@ -453,7 +453,7 @@ fn action_name<S>(action: &Action<S>) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::game::toy::{ToyTrace, ToyVm};
+    use crate::game::toy::{ToyState, ToyTrace, ToyVm};
     use crate::game::tree::Tree;
     use crate::game::view::Trace;
 
@@ -476,7 +476,7 @@ mod tests {
     fn rejects_out_of_turn_wrong_and_forged_actions_without_changing_state() {
         let (vm, tree, mut game) = start();
         let before = game.clone();
-        let pick: Action<u64> = Action::Pick { child: 0 };
+        let pick: Action<ToyState> = Action::Pick { child: 0 };
         assert_eq!(
             game.apply(&vm, Role::Challenger, &pick, 1),
             Err(RuleError::NotYourTurn(Role::Challenger))
@@ -543,7 +543,7 @@ mod tests {
             (game.clock(Role::Defender), game.clock(Role::Challenger)),
             (70, 100)
         );
-        let timeout: Action<u64> = Action::Timeout;
+        let timeout: Action<ToyState> = Action::Timeout;
         assert_eq!(
             game.apply(&vm, Role::Defender, &timeout, 130),
             Err(RuleError::NotExpired {

@@ -21,7 +21,9 @@ interface IDisputeGame {
         ChallengerWon
     }
 
-    /// @notice A game's state (clocks as of the last move).
+    /// @notice A game's state (clocks as of the last move). `root` is the root of the list being
+    ///         dissected, `roots` that of every level's list entered so far, level 0 first
+    ///         (`roots[level] == root`), `path` the disputed step of each finished level.
     struct GameView {
         address owner;
         address defender;
@@ -40,6 +42,7 @@ interface IDisputeGame {
         bytes32 context;
         uint64[] sizes;
         uint64[] path;
+        bytes32[] roots;
     }
 
     /// @notice A game was opened by `owner` over the level-0 list `root`.
@@ -99,7 +102,8 @@ interface IDisputeGame {
     ) external;
 
     /// @notice Defender, at a disputed step of the last level: reveal its input and output states;
-    ///         the verifier re-executes it (right: defender wins; wrong: challenger wins).
+    ///         the verifier re-executes it, given the game's path and the roots of its lists
+    ///         (right: defender wins; wrong: challenger wins).
     function step(uint256 gameId, bytes calldata pre, bytes calldata post, bytes32[] calldata preProof) external;
 
     /// @notice Anyone: ends the game when the side to move has run out of time; the other side wins.

@@ -9,10 +9,15 @@ interface IStepVerifier {
     function leafHash(bytes calldata state) external view returns (bytes32);
 
     /// @notice Re-executes the primitive at `path` (one step index per level) of the computation
-    ///         named by `context` on `pre`, and says whether `post` is its result. Returns false
-    ///         (never reverts) for a malformed state.
-    function verify(bytes32 context, uint64[] calldata path, bytes calldata pre, bytes calldata post)
-        external
-        view
-        returns (bool);
+    ///         named by `context` on `pre`, and says whether `post` is its result. `roots` are the
+    ///         roots of the lists the game went through, one per level (`roots[0]` the claim's list,
+    ///         `roots[k]` the expansion of step `path[k - 1]`; as many as `path`): what the step's
+    ///         operands are proven against. Returns false (never reverts) for a malformed state.
+    function verify(
+        bytes32 context,
+        uint64[] calldata path,
+        bytes32[] calldata roots,
+        bytes calldata pre,
+        bytes calldata post
+    ) external view returns (bool);
 }

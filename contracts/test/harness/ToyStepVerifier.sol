@@ -2,30 +2,57 @@
 pragma solidity 0.8.37;
 
 import {IStepVerifier} from "../../src/interfaces/IStepVerifier.sol";
+import {Merkle} from "../../src/lib/Merkle.sol";
 
-/// @notice Test-only verifier mirroring bisection/src/game/toy.rs: a state is a u64 (8 bytes,
-///         big-endian), its leaf keccak256 of those bytes, and the primitive at `path` mixes the
-///         state with the path (`ToyVm::primitive`).
+/// @notice Test-only verifier mirroring bisection/src/game/toy.rs: a state is a u64 value (8 bytes,
+///         big-endian), its leaf keccak256 of those bytes, and the primitive at `path` mixes the value
+///         with the path and with the first entry of each list on the path (`ToyVm::primitive`).
+///         A step's `pre` carries those first entries, each proven against the game's root of its
+///         level (`ToyState::operands`):
+///         `value ‖ per level k: first_k (8 bytes) ‖ n (1 byte) ‖ n siblings of entry 0 (32 bytes each)`.
+///         `post` is its 8-byte value.
 contract ToyStepVerifier is IStepVerifier {
+    /// @notice keccak256 of the state's value (its first 8 bytes); the operands are not committed.
     function leafHash(bytes calldata state) external pure returns (bytes32) {
-        return keccak256(state);
+        return state.length < 8 ? keccak256(state) : keccak256(state[0:8]);
     }
 
-    function verify(bytes32, uint64[] calldata path, bytes calldata pre, bytes calldata post)
+    /// @notice `ToyVm::verify_step`: every operand opens at entry 0 of its level's root (proof
+    ///         lengths unchecked, as there) and the primitive on them gives `post`.
+    function verify(bytes32, uint64[] calldata path, bytes32[] calldata roots, bytes calldata pre, bytes calldata post)
         external
         pure
         returns (bool)
     {
-        if (pre.length != 8 || post.length != 8) return false;
-        return primitive(path, uint64(bytes8(pre))) == uint64(bytes8(post));
+        uint256 levels = path.length;
+        if (roots.length != levels || pre.length < 8 || post.length != 8) return false;
+        uint64[] memory firsts = new uint64[](levels);
+        uint256 at = 8;
+        for (uint256 k; k < levels; ++k) {
+            if (pre.length < at + 9) return false;
+            uint64 first = uint64(bytes8(pre[at:at + 8]));
+            uint256 n = uint8(pre[at + 8]);
+            at += 9;
+            if (pre.length < at + 32 * n) return false;
+            bytes32 h = keccak256(abi.encodePacked(first));
+            for (uint256 j; j < n; ++j) {
+                h = Merkle.hashPair(h, bytes32(pre[at:at + 32]));
+                at += 32;
+            }
+            if (h != roots[k]) return false;
+            firsts[k] = first;
+        }
+        if (at != pre.length) return false;
+        return primitive(path, firsts, uint64(bytes8(pre[0:8]))) == uint64(bytes8(post));
     }
 
-    /// @notice `ToyVm::primitive`: fold of (h ^ p) * 0x100000001b3, rotated left by 17, from state ^ 0x9e3779b97f4a7c15.
-    function primitive(uint64[] memory path, uint64 state) public pure returns (uint64 h) {
+    /// @notice `ToyVm::primitive`: from value ^ 0x9e3779b97f4a7c15, per level the fold
+    ///         h = rotl17((h ^ path[k] ^ firsts[k]) * 0x100000001b3).
+    function primitive(uint64[] memory path, uint64[] memory firsts, uint64 value) public pure returns (uint64 h) {
         unchecked {
-            h = state ^ 0x9e3779b97f4a7c15;
-            for (uint256 i; i < path.length; ++i) {
-                uint64 x = (h ^ path[i]) * 0x00000100000001b3;
+            h = value ^ 0x9e3779b97f4a7c15;
+            for (uint256 k; k < path.length; ++k) {
+                uint64 x = (h ^ path[k] ^ firsts[k]) * 0x00000100000001b3;
                 h = (x << 17) | (x >> 47);
             }
         }

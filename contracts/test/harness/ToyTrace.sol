@@ -74,33 +74,47 @@ contract ToyTrace {
         return true;
     }
 
-    function _runStep(uint64[] memory path, uint256 len, uint64 state) internal view returns (uint64) {
+    /// @notice The first `n` indices of `path`.
+    function _prefix(uint64[] memory path, uint256 n) internal pure returns (uint64[] memory p) {
+        p = new uint64[](n);
+        for (uint256 i; i < n; ++i) {
+            p[i] = path[i];
+        }
+    }
+
+    /// @dev Runs step `path[0:len]` from `state`; `firsts[0:len]` hold the first entry of each list
+    ///      down to the step's own (`ToyTrace::run_step`).
+    function _runStep(uint64[] memory path, uint64[] memory firsts, uint256 len, uint64 state)
+        internal
+        view
+        returns (uint64)
+    {
         if (len == _sizes.length) {
-            uint64[] memory p = new uint64[](len);
-            for (uint256 i; i < len; ++i) {
-                p[i] = path[i];
-            }
-            uint64 r = toy.primitive(p, state);
+            uint64[] memory p = _prefix(path, len);
+            uint64 r = toy.primitive(p, _prefix(firsts, len), state);
             return _isFault(p) ? r ^ faultMask : r;
         }
+        firsts[len] = state;
         for (uint64 j = 1; j < _sizes[len]; ++j) {
             path[len] = j;
-            state = _runStep(path, len + 1, state);
+            state = _runStep(path, firsts, len + 1, state);
         }
         return state;
     }
 
-    /// @notice All entries of the list at `path`.
-    function list(uint64[] memory path) public view returns (uint64[] memory entries) {
-        uint64 pre = input;
-        if (path.length > 0) {
-            uint64[] memory parent = new uint64[](path.length - 1);
-            for (uint256 i; i < parent.length; ++i) {
-                parent[i] = path[i];
-            }
-            pre = list(parent)[path[path.length - 1] - 1];
-        }
+    /// @dev The entries of the list at `path`, and in `firsts[0..path.length]` the first entry of each
+    ///      list from level 0 down to it (`ToyTrace::run_list`).
+    function _run(uint64[] memory path) internal view returns (uint64[] memory entries, uint64[] memory firsts) {
         uint256 level = path.length;
+        uint64 pre = input;
+        if (level > 0) {
+            uint64[] memory up;
+            (up, firsts) = _run(_prefix(path, level - 1));
+            pre = up[path[level - 1] - 1];
+        } else {
+            firsts = new uint64[](_sizes.length);
+        }
+        firsts[level] = pre;
         entries = new uint64[](_sizes[level]);
         entries[0] = pre;
         uint64[] memory prefix = new uint64[](_sizes.length);
@@ -109,8 +123,13 @@ contract ToyTrace {
         }
         for (uint64 j = 1; j < _sizes[level]; ++j) {
             prefix[level] = j;
-            entries[j] = _runStep(prefix, level + 1, entries[j - 1]);
+            entries[j] = _runStep(prefix, firsts, level + 1, entries[j - 1]);
         }
+    }
+
+    /// @notice All entries of the list at `path`.
+    function list(uint64[] memory path) public view returns (uint64[] memory entries) {
+        (entries,) = _run(path);
     }
 
     function leaves(uint64[] memory path) public view returns (bytes32[] memory l) {
@@ -173,6 +192,8 @@ contract ToyTrace {
         last = ToyTree.proof(s, s.length - 1);
     }
 
+    /// @notice The one-step's states: `pre` with the first entry of each list on the path proven
+    ///         against its root (`ToyState::operands`), `post` its value alone.
     function stepArgs(IDisputeGame.GameView memory g)
         external
         view
@@ -180,6 +201,11 @@ contract ToyTrace {
     {
         uint64[] memory e = list(g.path);
         pre = abi.encodePacked(e[g.index - 1]);
+        for (uint256 k; k <= g.path.length; ++k) {
+            uint64[] memory prefix = _prefix(g.path, k);
+            bytes32[] memory proof = ToyTree.proof(leaves(prefix), 0);
+            pre = bytes.concat(pre, abi.encodePacked(list(prefix)[0], uint8(proof.length), proof));
+        }
         post = abi.encodePacked(e[g.index]);
         preProof = ToyTree.proof(leaves(g.path), g.index - 1);
     }

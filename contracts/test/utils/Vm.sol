@@ -21,6 +21,7 @@ interface Vm {
     function addr(uint256 privateKey) external pure returns (address);
 
     // expectations
+    function expectCall(address callee, bytes calldata data) external;
     function expectRevert() external;
     function expectRevert(bytes4 revertData) external;
     function expectRevert(bytes calldata revertData) external;
