@@ -38,25 +38,7 @@ pub trait Gemm: Arith {
     /// One output row of a map: `out[i] = f(xs[0][base[0] + i*step[0]], ..)`.
     /// The default runs [`MapFn::eval`] per element.
     fn map_row(&self, f: MapFn, xs: &[&[u32]], base: &[usize], step: &[usize], out: &mut [u32]) {
-        map_row_scalar(self, f, xs, base, step, out)
-    }
-}
-
-/// [`Gemm::map_row`] one element at a time.
-fn map_row_scalar<A: Arith + ?Sized>(
-    a: &A,
-    f: MapFn,
-    xs: &[&[u32]],
-    base: &[usize],
-    step: &[usize],
-    out: &mut [u32],
-) {
-    let mut args = [0u32; 4];
-    for (i, o) in out.iter_mut().enumerate() {
-        for (k, x) in xs.iter().enumerate() {
-            args[k] = x[base[k] + i * step[k]];
-        }
-        *o = f.eval(a, &args[..xs.len()]);
+        f.eval_row_with(self, xs, base, step, out)
     }
 }
 
@@ -76,17 +58,8 @@ impl Gemm for Fast {
     }
 
     fn map_row(&self, f: MapFn, xs: &[&[u32]], base: &[usize], step: &[usize], out: &mut [u32]) {
-        // The 8-lane path pays off where a step is one vector instruction
-        // (`benches/map.rs`: add 3.6x); on the transcendental programs the
-        // per-lane code does not vectorize yet and is ~2x slower than scalar.
-        match f {
-            MapFn::Prim(p) | MapFn::PrimConst(p, _) | MapFn::ConstPrim(p, _)
-                if matches!(p, Prim::Add | Prim::Sub | Prim::Mul | Prim::Div) =>
-            {
-                f.eval_row(xs, base, step, out)
-            }
-            _ => map_row_scalar(self, f, xs, base, step, out),
-        }
+        // 8 lanes per step with AVX2+FMA (transcendental programs included), scalar otherwise.
+        f.eval_row(xs, base, step, out)
     }
 }
 
