@@ -52,7 +52,7 @@ usage: refute-bench-candle [--models DIR] [--runs N] [--gemma-runs N] [--decode-
   --decode-tokens N    tokens generated per Gemma run, at least 2 (default 8)
   --only WHICH         run one model only
   --gemma-memory       run only Refute's Gemma generation and print this process's peak resident memory
-  --profile            run only Refute's MiniLM embedding and print the time per op and input shapes
+  --profile            run only Refute (MiniLM, or Gemma with --only gemma) and print the time per op and input shapes
 ";
 
 /// The MiniLM input: long enough that the 128-token program is all text.
@@ -390,20 +390,44 @@ impl Backend for Timed<'_> {
 }
 
 fn profile(args: &Args) -> Result<()> {
-    let dir = args.models.join("minilm-l6");
-    let enc = Encoder::open(&dir).with_context(|| open_hint(&dir))?;
-    let compiled = enc.canonical()?;
     let fast = Cpu::new(Fast);
     let timed = Timed {
         inner: &fast,
         times: Mutex::default(),
     };
-    enc.embed(&compiled, &fast, MINILM_TEXT)?;
-    let t = Instant::now();
-    for _ in 0..args.runs {
-        enc.embed(&compiled, &timed, MINILM_TEXT)?;
-    }
-    let total = t.elapsed() / args.runs as u32;
+    // One untimed run first (page faults on the weights, allocator warm-up).
+    let (what, total) = if args.only.as_deref() == Some("gemma") {
+        let path = args.models.join("gemma3-270m/model.gguf");
+        let dec = Decoder::open(&path).with_context(|| open_hint(&path))?;
+        let ids = dec.tokenizer().encode(GEMMA_PROMPT);
+        let compiled = dec.compile(Task::Generate {
+            prompt_len: ids.len(),
+            new_tokens: args.decode_tokens,
+            sampling: Sampling::Greedy,
+        })?;
+        dec.generate(&compiled, &fast, &ids)?;
+        let t = Instant::now();
+        for _ in 0..args.runs {
+            dec.generate(&compiled, &timed, &ids)?;
+        }
+        let what = format!(
+            "Gemma-3 270M, {} prompt tokens + {} generated",
+            ids.len(),
+            args.decode_tokens
+        );
+        (what, t.elapsed() / args.runs as u32)
+    } else {
+        let dir = args.models.join("minilm-l6");
+        let enc = Encoder::open(&dir).with_context(|| open_hint(&dir))?;
+        let compiled = enc.canonical()?;
+        enc.embed(&compiled, &fast, MINILM_TEXT)?;
+        let t = Instant::now();
+        for _ in 0..args.runs {
+            enc.embed(&compiled, &timed, MINILM_TEXT)?;
+        }
+        let what = format!("MiniLM-L6 embedding, {} tokens", enc.seq_len());
+        (what, t.elapsed() / args.runs as u32)
+    };
     let mut rows: Vec<_> = timed
         .times
         .into_inner()
@@ -413,7 +437,7 @@ fn profile(args: &Args) -> Result<()> {
     rows.sort_by_key(|(_, (d, _))| std::cmp::Reverse(*d));
     let ops: Duration = rows.iter().map(|(_, (d, _))| *d).sum::<Duration>() / args.runs as u32;
     println!(
-        "MiniLM-L6 embedding, {} runs: {:.1} ms per run, {:.1} ms in ops (the rest is hashing the boundary states, tokenizing and bookkeeping)",
+        "{what}, {} runs: {:.1} ms per run, {:.1} ms in ops (the rest is hashing the boundary states, tokenizing and bookkeeping)",
         args.runs,
         ms(total),
         ms(ops)
