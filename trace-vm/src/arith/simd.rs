@@ -48,6 +48,32 @@ mod x86 {
         pub fn detect() -> Option<Avx2> {
             kernels::has_avx2_fma().then_some(Avx2(()))
         }
+
+        /// The lane steps of a canonical reduction ([`kernels::reduce`]):
+        /// lane `l` starts at `init` and folds `a[l], a[l + 8], …` with `op`.
+        pub fn fold(self, op: Prim, init: u32, a: &[u32]) -> [u32; WIDTH] {
+            // SAFETY: `self` exists, so the CPU has AVX2 and FMA.
+            unsafe { fold_avx2(self, op, init, a) }
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    fn fold_avx2(mut m: Avx2, op: Prim, init: u32, a: &[u32]) -> [u32; WIDTH] {
+        let chunks = a.chunks_exact(WIDTH);
+        let rest = chunks.remainder();
+        let mut acc = splat(init);
+        for c in chunks {
+            // SAFETY: `c` holds WIDTH words; the load is unaligned.
+            let x = unsafe { _mm256_loadu_si256(c.as_ptr().cast()) };
+            acc = m.op(op, &[acc, x]);
+        }
+        let mut lanes = [0u32; WIDTH];
+        // SAFETY: `lanes` holds WIDTH words; the store is unaligned.
+        unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), acc) };
+        for (l, &x) in lanes.iter_mut().zip(rest) {
+            *l = Fast.eval(op, [*l, x, 0]);
+        }
+        lanes
     }
 
     // SAFETY (every `unsafe` block below): the intrinsics need AVX, AVX2 and
@@ -250,6 +276,34 @@ mod x86 {
             let mut w = [0u32; WIDTH];
             unsafe { _mm256_storeu_si256(w.as_mut_ptr().cast(), v) };
             w
+        }
+
+        #[test]
+        fn fold_then_tree_is_the_canonical_reduction() {
+            let Some(m) = Avx2::detect() else {
+                eprintln!(
+                    "SKIPPED fold_then_tree_is_the_canonical_reduction: this CPU lacks AVX2+FMA"
+                );
+                return;
+            };
+            let a = words(4, 300);
+            for op in [Prim::Max, Prim::Min] {
+                for len in [0, 1, 7, 8, 9, 31, 32, 33, 300] {
+                    let want = kernels::reduce(&Fast, op, &a[..len]).expect("max/min reduce");
+                    let got = kernels::reduce_fast(op, &a[..len]).expect("max/min reduce");
+                    assert_eq!(got, want, "{op} over {len} words");
+                }
+            }
+            // The fold alone: lane l holds the fold of a[l], a[l + 8], ...
+            let lanes = m.fold(Prim::Max, crate::arith::NEG_INF, &a[..20]);
+            for (l, &got) in lanes.iter().enumerate() {
+                let want = a[..20]
+                    .iter()
+                    .skip(l)
+                    .step_by(WIDTH)
+                    .fold(crate::arith::NEG_INF, |acc, &x| Fast.max(acc, x));
+                assert_eq!(got, want, "lane {l}");
+            }
         }
 
         #[test]

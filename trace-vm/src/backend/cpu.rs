@@ -40,6 +40,15 @@ pub trait Gemm: Arith {
     fn map_row(&self, f: MapFn, xs: &[&[u32]], base: &[usize], step: &[usize], out: &mut [u32]) {
         f.eval_row_with(self, xs, base, step, out)
     }
+
+    /// The canonical reduction of one contiguous row with `prim` ∈ {add, max, min}.
+    fn reduce_row(&self, prim: Prim, row: &[u32]) -> Result<u32> {
+        if prim == Prim::Add {
+            Ok(self.sum(row))
+        } else {
+            kernels::reduce(self, prim, row)
+        }
+    }
 }
 
 impl Gemm for Reference {}
@@ -60,6 +69,10 @@ impl Gemm for Fast {
     fn map_row(&self, f: MapFn, xs: &[&[u32]], base: &[usize], step: &[usize], out: &mut [u32]) {
         // 8 lanes per step with AVX2+FMA (transcendental programs included), scalar otherwise.
         f.eval_row(xs, base, step, out)
+    }
+
+    fn reduce_row(&self, prim: Prim, row: &[u32]) -> Result<u32> {
+        kernels::reduce_fast(prim, row)
     }
 }
 
@@ -111,7 +124,7 @@ impl<A: Gemm> Backend for Cpu<A> {
             Op::Map(f) => {
                 let xs = (0..inputs.len()).map(w).collect::<Result<Vec<_>>>()?;
                 let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
-                map(a, *f, &xs, &shapes, &out_shape)
+                map(a, *f, &xs, &shapes, &out_shape)?
             }
             Op::Reduce { prim, axis } => {
                 reduce(a, *prim, AxisGeom::new(inputs[0].shape(), *axis), w(0)?)?
@@ -244,22 +257,15 @@ fn map<A: Gemm>(
     xs: &[&[u32]],
     shapes: &[&[usize]],
     out_shape: &[usize],
-) -> Vec<u32> {
+) -> Result<Vec<u32>> {
     let total: usize = out_shape.iter().product();
     let mut out = vec![0u32; total];
     if total == 0 {
-        return out;
+        return Ok(out);
     }
     let rank = out_shape.len();
     let inner = out_shape.last().copied().unwrap_or(1);
     let bs: Vec<Vec<usize>> = shapes.iter().map(|s| broadcast_strides(s, rank)).collect();
-    let rows = total / inner;
-    let par = if total >= PAR_MIN_ELEMS {
-        threads().min(rows)
-    } else {
-        1
-    };
-    let rows_per = rows.div_ceil(par);
     // Each output row is contiguous; along it every input moves with a
     // fixed stride (0 where broadcast), so only the row start needs the
     // full index computation.
@@ -274,25 +280,49 @@ fn map<A: Gemm>(
             }
             a.map_row(f, xs, &base[..xs.len()], &step[..xs.len()], row);
         }
+        Ok(())
     };
-    if par == 1 {
-        run_rows(0, &mut out);
-        return out;
-    }
-    std::thread::scope(|s| {
-        for (c, chunk) in out.chunks_mut(rows_per * inner).enumerate() {
-            let run_rows = &run_rows;
-            s.spawn(move || run_rows(c * rows_per, chunk));
-        }
-    });
-    out
+    par_rows(&mut out, inner, total, run_rows)?;
+    Ok(out)
 }
 
-fn reduce<A: Arith>(a: &A, prim: Prim, g: AxisGeom, x: &[u32]) -> Result<Vec<u32>> {
-    let n_out = x.len() / g.len;
-    let mut buf = vec![0u32; g.len];
-    (0..n_out)
-        .map(|e| {
+/// Run `f(first_row, rows)` over `out` split into rows of `row` words: on
+/// one thread below [`PAR_MIN_ELEMS`] elements of `work`, else on every core,
+/// each thread taking a contiguous range of whole rows.
+fn par_rows<F>(out: &mut [u32], row: usize, work: usize, f: F) -> Result<()>
+where
+    F: Fn(usize, &mut [u32]) -> Result<()> + Sync,
+{
+    let rows = out.len() / row.max(1);
+    let par = if work >= PAR_MIN_ELEMS {
+        threads().min(rows)
+    } else {
+        1
+    };
+    if par <= 1 {
+        return f(0, out);
+    }
+    let rows_per = rows.div_ceil(par);
+    std::thread::scope(|s| {
+        let jobs: Vec<_> = out
+            .chunks_mut(rows_per * row)
+            .enumerate()
+            .map(|(c, chunk)| {
+                let f = &f;
+                s.spawn(move || f(c * rows_per, chunk))
+            })
+            .collect();
+        jobs.into_iter()
+            .try_for_each(|j| j.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+    })
+}
+
+fn reduce<A: Gemm>(a: &A, prim: Prim, g: AxisGeom, x: &[u32]) -> Result<Vec<u32>> {
+    let mut out = vec![0u32; x.len() / g.len];
+    par_rows(&mut out, 1, x.len(), |first, chunk| {
+        let mut buf = vec![0u32; if g.inner == 1 { 0 } else { g.len }];
+        for (i, o) in chunk.iter_mut().enumerate() {
+            let e = first + i;
             let row: &[u32] = if g.inner == 1 {
                 &x[e * g.len..(e + 1) * g.len]
             } else {
@@ -301,13 +331,11 @@ fn reduce<A: Arith>(a: &A, prim: Prim, g: AxisGeom, x: &[u32]) -> Result<Vec<u32
                 }
                 &buf
             };
-            if prim == Prim::Add {
-                Ok(a.sum(row))
-            } else {
-                kernels::reduce(a, prim, row)
-            }
-        })
-        .collect()
+            *o = a.reduce_row(prim, row)?;
+        }
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 fn argmax<A: Arith>(a: &A, len: usize, x: &[u32]) -> Vec<u32> {
