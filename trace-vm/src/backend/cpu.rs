@@ -248,8 +248,10 @@ fn matmul<A: Gemm>(a: &A, g: MatMulGeom, x: &[u32], y: &[u32]) -> Result<Vec<u32
     Ok(out)
 }
 
-/// Elements below which a map runs on one thread.
-const PAR_MIN_ELEMS: usize = 1 << 14;
+/// Primitive steps (elements times steps per element) below which a map or
+/// reduction runs on one thread: starting and joining threads costs more
+/// than a cheap op on a few rows (an add on 128 x 1536 takes ~0.1 ms).
+const PAR_MIN_STEPS: usize = 1 << 18;
 
 fn map<A: Gemm>(
     a: &A,
@@ -282,19 +284,20 @@ fn map<A: Gemm>(
         }
         Ok(())
     };
-    par_rows(&mut out, inner, total, run_rows)?;
+    let steps = f.program().instrs.len().max(1);
+    par_rows(&mut out, inner, total * steps, run_rows)?;
     Ok(out)
 }
 
 /// Run `f(first_row, rows)` over `out` split into rows of `row` words: on
-/// one thread below [`PAR_MIN_ELEMS`] elements of `work`, else on every core,
+/// one thread below [`PAR_MIN_STEPS`] primitive steps of `work`, else on every core,
 /// each thread taking a contiguous range of whole rows.
 fn par_rows<F>(out: &mut [u32], row: usize, work: usize, f: F) -> Result<()>
 where
     F: Fn(usize, &mut [u32]) -> Result<()> + Sync,
 {
     let rows = out.len() / row.max(1);
-    let par = if work >= PAR_MIN_ELEMS {
+    let par = if work >= PAR_MIN_STEPS {
         threads().min(rows)
     } else {
         1
