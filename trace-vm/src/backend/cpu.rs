@@ -425,12 +425,22 @@ fn permute(x: &[u32], in_shape: &[usize], perm: &[usize], out_shape: &[usize]) -
     let ps: Vec<usize> = perm.iter().map(|&p| is[p]).collect();
     let total: usize = out_shape.iter().product();
     let mut out = Vec::with_capacity(total);
-    let mut ix = vec![0usize; out_shape.len()];
+    if total == 0 {
+        return out;
+    }
+    // When the innermost output axis is also innermost in the input (heads
+    // split or merged), whole runs along it are contiguous: copy them at once.
+    let rank = out_shape.len();
+    let (run, outer) = match ps.last() {
+        Some(1) => (out_shape[rank - 1], rank - 1),
+        _ => (1, rank),
+    };
+    let mut ix = vec![0usize; outer];
     let mut off = 0usize;
-    for _ in 0..total {
-        out.push(x[off]);
+    for _ in 0..total / run {
+        out.extend_from_slice(&x[off..off + run]);
         // Odometer over the output's multi-index, tracking the input offset.
-        for d in (0..out_shape.len()).rev() {
+        for d in (0..outer).rev() {
             ix[d] += 1;
             off += ps[d];
             if ix[d] < out_shape[d] {
