@@ -520,6 +520,28 @@ fn permute_and_concat_move_the_right_elements() {
             }
         }
     }
+    // The innermost axis stays innermost (a head split): copied as whole runs.
+    let h = cpu
+        .run(
+            &Op::Permute {
+                perm: vec![1, 0, 2],
+            },
+            &[&x],
+        )
+        .unwrap();
+    assert_eq!(h.shape(), &[3, 2, 4]);
+    // out[j, i, k] = x[i, j, k] = 12i + 4j + k
+    let hw = h.words("h").unwrap();
+    for j in 0..3 {
+        for i in 0..2 {
+            for k in 0..4 {
+                assert_eq!(
+                    f32::from_bits(hw[j * 8 + i * 4 + k]),
+                    (12 * i + 4 * j + k) as f32
+                );
+            }
+        }
+    }
     let s = cpu
         .run(
             &Op::Slice {

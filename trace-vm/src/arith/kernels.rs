@@ -260,3 +260,18 @@ pub fn dot_fast(a: &[u32], b: &[u32]) -> Result<u32> {
 pub fn sum_fast(a: &[u32]) -> u32 {
     sum_avx2(a).unwrap_or_else(|| sum_portable(a))
 }
+
+/// [`reduce`] with the [`Fast`](super::Fast) arithmetic: the lane steps 8 at
+/// a time with AVX2 when the CPU has it ([`Avx2::fold`](super::simd::Avx2::fold)),
+/// then the same tree; bit-identical to [`reduce`].
+pub fn reduce_fast(op: Prim, a: &[u32]) -> Result<u32> {
+    if op == Prim::Add {
+        return Ok(sum_fast(a));
+    }
+    #[cfg(target_arch = "x86_64")]
+    if let Some(m) = super::simd::Avx2::detect() {
+        let lanes = m.fold(op, init_for(op)?, a);
+        return Ok(tree(&super::Fast, op, lanes, |_| {}));
+    }
+    reduce(&super::Fast, op, a)
+}

@@ -93,6 +93,7 @@ pub const ERF_POLY_LARGE: [u32; 7] = [
 ];
 
 /// Horner: p = c[0]; p = fma(p, t, c[k]) for k = 1..
+#[inline(always)]
 fn horner<M: Machine>(m: &mut M, t: M::V, c: &[u32]) -> M::V {
     let mut p = m.konst(c[0]);
     for &ck in &c[1..] {
@@ -103,18 +104,21 @@ fn horner<M: Machine>(m: &mut M, t: M::V, c: &[u32]) -> M::V {
 }
 
 /// exp(x). 21 steps.
+#[inline(always)]
 pub fn exp<M: Machine>(m: &mut M, x: M::V) -> M::V {
     exp_core(m, x, EXP_LO, None)
 }
 
 /// exp(x) · 2^64 for x ≤ 0 (x clamped below at -112): full precision where
 /// exp(x) itself would be subnormal. 22 steps.
+#[inline(always)]
 pub fn exp_scaled64<M: Machine>(m: &mut M, x: M::V) -> M::V {
     exp_core(m, x, EXP_SCALED_LO, Some(C_64))
 }
 
 /// exp with lower clamp `lo`, optionally adding `extra` (an integer-valued
 /// constant) to the second scale exponent.
+#[inline(always)]
 fn exp_core<M: Machine>(m: &mut M, x: M::V, lo: u32, extra: Option<u32>) -> M::V {
     let lo = m.konst(lo);
     let hi = m.konst(EXP_HI);
@@ -150,6 +154,7 @@ fn exp_core<M: Machine>(m: &mut M, x: M::V, lo: u32, extra: Option<u32>) -> M::V
 }
 
 /// tanh(x).
+#[inline(always)]
 pub fn tanh<M: Machine>(m: &mut M, x: M::V) -> M::V {
     let one = m.konst(C_ONE);
     let two = m.konst(C_TWO);
@@ -175,6 +180,7 @@ pub fn tanh<M: Machine>(m: &mut M, x: M::V) -> M::V {
 }
 
 /// erf(x).
+#[inline(always)]
 pub fn erf<M: Machine>(m: &mut M, x: M::V) -> M::V {
     let one = m.konst(C_ONE);
     let zero = m.konst(C_ZERO);
@@ -200,6 +206,7 @@ pub fn erf<M: Machine>(m: &mut M, x: M::V) -> M::V {
 }
 
 /// 1 / sqrt(x).
+#[inline(always)]
 pub fn rsqrt<M: Machine>(m: &mut M, x: M::V) -> M::V {
     let one = m.konst(C_ONE);
     let s = m.sqrt(x);
@@ -207,6 +214,7 @@ pub fn rsqrt<M: Machine>(m: &mut M, x: M::V) -> M::V {
 }
 
 /// Shared part of sigmoid and SiLU: t = exp(-|x|), d = 1 + t, neg = x < 0.
+#[inline(always)]
 fn sig_parts<M: Machine>(m: &mut M, x: M::V) -> (M::V, M::V, M::V) {
     let one = m.konst(C_ONE);
     let zero = m.konst(C_ZERO);
@@ -219,6 +227,7 @@ fn sig_parts<M: Machine>(m: &mut M, x: M::V) -> (M::V, M::V, M::V) {
 }
 
 /// sigmoid(x) = 1 / (1 + exp(-x)), computed as `x < 0 ? t/(1+t) : 1/(1+t)` with t = exp(-|x|).
+#[inline(always)]
 pub fn sigmoid<M: Machine>(m: &mut M, x: M::V) -> M::V {
     let one = m.konst(C_ONE);
     let (t, d, neg) = sig_parts(m, x);
@@ -230,6 +239,7 @@ pub fn sigmoid<M: Machine>(m: &mut M, x: M::V) -> M::V {
 /// SiLU(x) = x * sigmoid(x), computed with ts = exp(-|x|)·2^64 and d = 1 + ts·2^-64 as
 /// `x < 0 ? ((max(x, -200) · ts) / d) · 2^-64 : x / d` (the scaling keeps full
 /// precision where exp(-|x|) is subnormal but the result is not).
+#[inline(always)]
 pub fn silu<M: Machine>(m: &mut M, x: M::V) -> M::V {
     let one = m.konst(C_ONE);
     let zero = m.konst(C_ZERO);
@@ -311,6 +321,7 @@ impl Func {
         2.0
     }
 
+    #[inline(always)]
     fn run<M: Machine>(self, m: &mut M, x: M::V) -> M::V {
         match self {
             Func::Exp => exp(m, x),

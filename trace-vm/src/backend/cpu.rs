@@ -38,7 +38,7 @@ pub trait Gemm: Arith {
     /// One output row of a map: `out[i] = f(xs[0][base[0] + i*step[0]], ..)`.
     /// The default runs [`MapFn::eval`] per element.
     fn map_row(&self, f: MapFn, xs: &[&[u32]], base: &[usize], step: &[usize], out: &mut [u32]) {
-        map_row_scalar(self, f, xs, base, step, out)
+        f.eval_row_with(self, xs, base, step, out)
     }
 
     /// Dequantize elements `start..start + out.len()` of quantized `t` (whole
@@ -47,23 +47,14 @@ pub trait Gemm: Arith {
     fn dequant(&self, t: &Tensor, start: usize, out: &mut [u32]) {
         dequant_into(self, t, start, out)
     }
-}
 
-/// [`Gemm::map_row`] one element at a time.
-fn map_row_scalar<A: Arith + ?Sized>(
-    a: &A,
-    f: MapFn,
-    xs: &[&[u32]],
-    base: &[usize],
-    step: &[usize],
-    out: &mut [u32],
-) {
-    let mut args = [0u32; 4];
-    for (i, o) in out.iter_mut().enumerate() {
-        for (k, x) in xs.iter().enumerate() {
-            args[k] = x[base[k] + i * step[k]];
+    /// The canonical reduction of one contiguous row with `prim` ∈ {add, max, min}.
+    fn reduce_row(&self, prim: Prim, row: &[u32]) -> Result<u32> {
+        if prim == Prim::Add {
+            Ok(self.sum(row))
+        } else {
+            kernels::reduce(self, prim, row)
         }
-        *o = f.eval(a, &args[..xs.len()]);
     }
 }
 
@@ -100,17 +91,12 @@ impl Gemm for Fast {
     }
 
     fn map_row(&self, f: MapFn, xs: &[&[u32]], base: &[usize], step: &[usize], out: &mut [u32]) {
-        // The 8-lane path pays off where a step is one vector instruction
-        // (`benches/map.rs`: add 3.6x); on the transcendental programs the
-        // per-lane code does not vectorize yet and is ~2x slower than scalar.
-        match f {
-            MapFn::Prim(p) | MapFn::PrimConst(p, _) | MapFn::ConstPrim(p, _)
-                if matches!(p, Prim::Add | Prim::Sub | Prim::Mul | Prim::Div) =>
-            {
-                f.eval_row(xs, base, step, out)
-            }
-            _ => map_row_scalar(self, f, xs, base, step, out),
-        }
+        // 8 lanes per step with AVX2+FMA (transcendental programs included), scalar otherwise.
+        f.eval_row(xs, base, step, out)
+    }
+
+    fn reduce_row(&self, prim: Prim, row: &[u32]) -> Result<u32> {
+        kernels::reduce_fast(prim, row)
     }
 }
 
@@ -164,7 +150,7 @@ impl<A: Gemm> Backend for Cpu<A> {
             Op::Map(f) => {
                 let xs = (0..inputs.len()).map(w).collect::<Result<Vec<_>>>()?;
                 let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
-                map(a, *f, &xs, &shapes, &out_shape)
+                map(a, *f, &xs, &shapes, &out_shape)?
             }
             Op::Reduce { prim, axis } => {
                 reduce(a, *prim, AxisGeom::new(inputs[0].shape(), *axis), w(0)?)?
@@ -375,8 +361,10 @@ fn quant_cols<A: Gemm>(
     Ok(res)
 }
 
-/// Elements below which a map runs on one thread.
-const PAR_MIN_ELEMS: usize = 1 << 14;
+/// Primitive steps (elements times steps per element) below which a map or
+/// reduction runs on one thread: starting and joining threads costs more
+/// than a cheap op on a few rows (an add on 128 x 1536 takes ~0.1 ms).
+const PAR_MIN_STEPS: usize = 1 << 18;
 
 fn map<A: Gemm>(
     a: &A,
@@ -384,22 +372,15 @@ fn map<A: Gemm>(
     xs: &[&[u32]],
     shapes: &[&[usize]],
     out_shape: &[usize],
-) -> Vec<u32> {
+) -> Result<Vec<u32>> {
     let total: usize = out_shape.iter().product();
     let mut out = vec![0u32; total];
     if total == 0 {
-        return out;
+        return Ok(out);
     }
     let rank = out_shape.len();
     let inner = out_shape.last().copied().unwrap_or(1);
     let bs: Vec<Vec<usize>> = shapes.iter().map(|s| broadcast_strides(s, rank)).collect();
-    let rows = total / inner;
-    let par = if total >= PAR_MIN_ELEMS {
-        threads().min(rows)
-    } else {
-        1
-    };
-    let rows_per = rows.div_ceil(par);
     // Each output row is contiguous; along it every input moves with a
     // fixed stride (0 where broadcast), so only the row start needs the
     // full index computation.
@@ -414,25 +395,50 @@ fn map<A: Gemm>(
             }
             a.map_row(f, xs, &base[..xs.len()], &step[..xs.len()], row);
         }
+        Ok(())
     };
-    if par == 1 {
-        run_rows(0, &mut out);
-        return out;
-    }
-    std::thread::scope(|s| {
-        for (c, chunk) in out.chunks_mut(rows_per * inner).enumerate() {
-            let run_rows = &run_rows;
-            s.spawn(move || run_rows(c * rows_per, chunk));
-        }
-    });
-    out
+    let steps = f.program().instrs.len().max(1);
+    par_rows(&mut out, inner, total * steps, run_rows)?;
+    Ok(out)
 }
 
-fn reduce<A: Arith>(a: &A, prim: Prim, g: AxisGeom, x: &[u32]) -> Result<Vec<u32>> {
-    let n_out = x.len() / g.len;
-    let mut buf = vec![0u32; g.len];
-    (0..n_out)
-        .map(|e| {
+/// Run `f(first_row, rows)` over `out` split into rows of `row` words: on
+/// one thread below [`PAR_MIN_STEPS`] primitive steps of `work`, else on every core,
+/// each thread taking a contiguous range of whole rows.
+fn par_rows<F>(out: &mut [u32], row: usize, work: usize, f: F) -> Result<()>
+where
+    F: Fn(usize, &mut [u32]) -> Result<()> + Sync,
+{
+    let rows = out.len() / row.max(1);
+    let par = if work >= PAR_MIN_STEPS {
+        threads().min(rows)
+    } else {
+        1
+    };
+    if par <= 1 {
+        return f(0, out);
+    }
+    let rows_per = rows.div_ceil(par);
+    std::thread::scope(|s| {
+        let jobs: Vec<_> = out
+            .chunks_mut(rows_per * row)
+            .enumerate()
+            .map(|(c, chunk)| {
+                let f = &f;
+                s.spawn(move || f(c * rows_per, chunk))
+            })
+            .collect();
+        jobs.into_iter()
+            .try_for_each(|j| j.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+    })
+}
+
+fn reduce<A: Gemm>(a: &A, prim: Prim, g: AxisGeom, x: &[u32]) -> Result<Vec<u32>> {
+    let mut out = vec![0u32; x.len() / g.len];
+    par_rows(&mut out, 1, x.len(), |first, chunk| {
+        let mut buf = vec![0u32; if g.inner == 1 { 0 } else { g.len }];
+        for (i, o) in chunk.iter_mut().enumerate() {
+            let e = first + i;
             let row: &[u32] = if g.inner == 1 {
                 &x[e * g.len..(e + 1) * g.len]
             } else {
@@ -441,13 +447,11 @@ fn reduce<A: Arith>(a: &A, prim: Prim, g: AxisGeom, x: &[u32]) -> Result<Vec<u32
                 }
                 &buf
             };
-            if prim == Prim::Add {
-                Ok(a.sum(row))
-            } else {
-                kernels::reduce(a, prim, row)
-            }
-        })
-        .collect()
+            *o = a.reduce_row(prim, row)?;
+        }
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 fn argmax<A: Arith>(a: &A, len: usize, x: &[u32]) -> Vec<u32> {
@@ -534,12 +538,22 @@ fn permute(x: &[u32], in_shape: &[usize], perm: &[usize], out_shape: &[usize]) -
     let ps: Vec<usize> = perm.iter().map(|&p| is[p]).collect();
     let total: usize = out_shape.iter().product();
     let mut out = Vec::with_capacity(total);
-    let mut ix = vec![0usize; out_shape.len()];
+    if total == 0 {
+        return out;
+    }
+    // When the innermost output axis is also innermost in the input (heads
+    // split or merged), whole runs along it are contiguous: copy them at once.
+    let rank = out_shape.len();
+    let (run, outer) = match ps.last() {
+        Some(1) => (out_shape[rank - 1], rank - 1),
+        _ => (1, rank),
+    };
+    let mut ix = vec![0usize; outer];
     let mut off = 0usize;
-    for _ in 0..total {
-        out.push(x[off]);
+    for _ in 0..total / run {
+        out.extend_from_slice(&x[off..off + run]);
         // Odometer over the output's multi-index, tracking the input offset.
-        for d in (0..out_shape.len()).rev() {
+        for d in (0..outer).rev() {
             ix[d] += 1;
             off += ps[d];
             if ix[d] < out_shape[d] {

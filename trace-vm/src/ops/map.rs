@@ -8,9 +8,8 @@
 //! form committed in the program encoding and re-executed by the verifier.
 //! All three come from the same code, so they cannot drift apart.
 
-use crate::arith::simd::{Lanes, WIDTH};
 use crate::arith::transcendental::{self, C_HALF, C_ONE, Func};
-use crate::arith::{Arith, Eval, Machine, Prim, Program, Recorder, Src, Tracer};
+use crate::arith::{Arith, Eval, Fast, Machine, Prim, Program, Recorder, Src, Tracer};
 use crate::error::{Error, Result};
 
 /// 1/sqrt(2) = 0.70710677 (RNE).
@@ -119,6 +118,7 @@ impl MapFn {
     }
 
     /// Run the function on `m` (`xs.len() == self.arity()`, checked by the op).
+    #[inline(always)]
     pub fn run<M: Machine>(self, m: &mut M, xs: &[M::V]) -> M::V {
         match self {
             MapFn::Prim(p) => m.op(p, xs),
@@ -182,23 +182,40 @@ impl MapFn {
         self.run(&mut Eval(arith), xs)
     }
 
-    /// Evaluate one output row with the [`Fast`](crate::arith::Fast)
-    /// arithmetic, 8 elements at a time: `out[i] = f(x_0, .., x_{n-1})` with
-    /// `x_k = xs[k][base[k] + i * step[k]]` (`step` 0 for a broadcast input).
-    ///
-    /// Compiled for AVX2+FMA when the CPU has them. Bit-identical to
-    /// [`MapFn::eval`] on every element (see [`Lanes`]).
+    /// Evaluate one output row with `arith`, one element at a time:
+    /// `out[i] = f(x_0, .., x_{n-1})` with `x_k = xs[k][base[k] + i * step[k]]`
+    /// (`step` 0 for a broadcast input).
+    pub fn eval_row_with<A: Arith + ?Sized>(
+        self,
+        arith: &A,
+        xs: &[&[u32]],
+        base: &[usize],
+        step: &[usize],
+        out: &mut [u32],
+    ) {
+        let mut args = [0u32; 4];
+        for (i, o) in out.iter_mut().enumerate() {
+            for (k, x) in xs.iter().enumerate() {
+                args[k] = x[base[k] + i * step[k]];
+            }
+            *o = self.eval(arith, &args[..xs.len()]);
+        }
+    }
+
+    /// [`MapFn::eval_row_with`] the [`Fast`] arithmetic, 8 elements per
+    /// step with AVX2+FMA when the CPU has them ([`Avx2`](crate::arith::simd::Avx2)),
+    /// bit-identical to the scalar evaluation on every element.
     pub fn eval_row(self, xs: &[&[u32]], base: &[usize], step: &[usize], out: &mut [u32]) {
         #[cfg(target_arch = "x86_64")]
-        if crate::arith::kernels::has_avx2_fma() {
-            // SAFETY: the CPU supports avx2 and fma (checked just above).
+        if let Some(m) = crate::arith::simd::Avx2::detect() {
+            // SAFETY: `m` exists, so the CPU has AVX2 and FMA.
             #[allow(unsafe_code)]
             unsafe {
-                eval_row_avx2(self, xs, base, step, out)
+                eval_row_avx2(m, self, xs, base, step, out)
             };
             return;
         }
-        eval_row_body(self, xs, base, step, out)
+        self.eval_row_with(&Fast, xs, base, step, out)
     }
 
     /// Evaluate, recording every step.
@@ -220,6 +237,7 @@ impl MapFn {
     }
 }
 
+#[inline(always)]
 fn gelu_tanh<M: Machine>(m: &mut M, x: M::V) -> M::V {
     let (half, one, c3, k) = (
         m.konst(C_HALF),
@@ -237,33 +255,57 @@ fn gelu_tanh<M: Machine>(m: &mut M, x: M::V) -> M::V {
     m.mul(h, u)
 }
 
+/// The 8-lane row loop, compiled for AVX2+FMA so that the map program
+/// (inlined: [`MapFn::run`] and the transcendentals are `inline(always)`)
+/// becomes vector code.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn eval_row_avx2(f: MapFn, xs: &[&[u32]], base: &[usize], step: &[usize], out: &mut [u32]) {
-    eval_row_body(f, xs, base, step, out)
-}
-
-#[inline(always)]
-fn eval_row_body(f: MapFn, xs: &[&[u32]], base: &[usize], step: &[usize], out: &mut [u32]) {
+#[allow(unsafe_code)]
+fn eval_row_avx2(
+    mut m: crate::arith::simd::Avx2,
+    f: MapFn,
+    xs: &[&[u32]],
+    base: &[usize],
+    step: &[usize],
+    out: &mut [u32],
+) {
+    use crate::arith::simd::WIDTH;
+    use std::arch::x86_64::{__m256i, _mm256_loadu_si256, _mm256_set1_epi32, _mm256_storeu_si256};
     let n = xs.len();
-    // Lanes past the end of a short last chunk keep the previous chunk's
-    // words: every primitive is total, and those results are not stored.
-    let mut args = [[0u32; WIDTH]; 4];
+    let mut args = [_mm256_set1_epi32(0); 4];
+    // Lanes past the end of a short last chunk hold zeros: every primitive
+    // is total, and those results are not stored.
+    let mut buf = [0u32; WIDTH];
     for (c, chunk) in out.chunks_mut(WIDTH).enumerate() {
         let i0 = c * WIDTH;
+        let full = chunk.len() == WIDTH;
         for k in 0..n {
-            let lanes = &mut args[k][..chunk.len()];
-            match step[k] {
-                0 => lanes.fill(xs[k][base[k]]),
-                1 => lanes.copy_from_slice(&xs[k][base[k] + i0..][..chunk.len()]),
-                s => {
-                    for (l, a) in lanes.iter_mut().enumerate() {
-                        *a = xs[k][base[k] + (i0 + l) * s];
-                    }
+            let x = xs[k];
+            args[k] = match step[k] {
+                0 => _mm256_set1_epi32(x[base[k]] as i32),
+                1 if full => {
+                    let lanes = &x[base[k] + i0..][..WIDTH];
+                    // SAFETY: `lanes` holds WIDTH words; the load is unaligned.
+                    unsafe { _mm256_loadu_si256(lanes.as_ptr().cast::<__m256i>()) }
                 }
-            }
+                s => {
+                    buf = [0; WIDTH];
+                    for (l, b) in buf[..chunk.len()].iter_mut().enumerate() {
+                        *b = x[base[k] + (i0 + l) * s];
+                    }
+                    // SAFETY: `buf` holds WIDTH words; the load is unaligned.
+                    unsafe { _mm256_loadu_si256(buf.as_ptr().cast::<__m256i>()) }
+                }
+            };
         }
-        let y = f.run(&mut Lanes, &args[..n]);
-        chunk.copy_from_slice(&y[..chunk.len()]);
+        let y = f.run(&mut m, &args[..n]);
+        if full {
+            // SAFETY: `chunk` holds WIDTH words; the store is unaligned.
+            unsafe { _mm256_storeu_si256(chunk.as_mut_ptr().cast::<__m256i>(), y) };
+        } else {
+            // SAFETY: `buf` holds WIDTH words; the store is unaligned.
+            unsafe { _mm256_storeu_si256(buf.as_mut_ptr().cast::<__m256i>(), y) };
+            chunk.copy_from_slice(&buf[..chunk.len()]);
+        }
     }
 }
