@@ -21,7 +21,7 @@ const B_BLOCK_BYTES: usize = 192 * 1024;
 /// Words of K per block (a multiple of 8): a strip of A and a tile of B over
 /// all of a long K (MiniLM's FFN down, K = 1536) do not fit L1 together, so
 /// the tile kernels run K in blocks and keep the lanes in between.
-const KC: usize = 256;
+const KC: usize = 512;
 
 /// `C = A · Bᵀ` on binary32 bit patterns: `a` is `m x k`, `b` is `n x k`,
 /// `c` is `m x n`, all row-major. Every element equals [`super::kernels::dot`]
