@@ -90,6 +90,20 @@ pub fn parse_line(text: &str, line: u64) -> Result<(Prim, [u32; 3])> {
     Ok((prim, args))
 }
 
+/// Evaluate the pending operations, write their results and clear them.
+fn answer(
+    eval: &dyn PrimBatch,
+    pending: &mut Vec<(Prim, [u32; 3])>,
+    output: &mut impl Write,
+) -> Result<u64> {
+    for r in eval.eval_many(pending)? {
+        writeln!(output, "{r:08x}")?;
+    }
+    let n = pending.len() as u64;
+    pending.clear();
+    Ok(n)
+}
+
 /// Run every operation in `input` with `eval`, writing one result per
 /// operation to `output`. Returns the number of operations executed.
 ///
@@ -98,14 +112,6 @@ pub fn parse_line(text: &str, line: u64) -> Result<(Prim, [u32; 3])> {
 pub fn run_batch(input: impl BufRead, mut output: impl Write, eval: &dyn PrimBatch) -> Result<u64> {
     let mut count = 0u64;
     let mut pending: Vec<(Prim, [u32; 3])> = Vec::with_capacity(CHUNK);
-    let mut flush = |pending: &mut Vec<(Prim, [u32; 3])>, output: &mut dyn Write| -> Result<()> {
-        for r in eval.eval_many(pending)? {
-            writeln!(output, "{r:08x}")?;
-        }
-        count += pending.len() as u64;
-        pending.clear();
-        Ok(())
-    };
     for (i, text) in input.lines().enumerate() {
         let line = i as u64 + 1;
         let parsed = text
@@ -125,20 +131,19 @@ pub fn run_batch(input: impl BufRead, mut output: impl Write, eval: &dyn PrimBat
             Ok(Some(op)) => {
                 pending.push(op);
                 if pending.len() == CHUNK {
-                    flush(&mut pending, &mut output)?;
+                    count += answer(eval, &mut pending, &mut output)?;
                 }
             }
             Ok(None) => {}
             Err(e) => {
                 // The lines before the bad one are answered first.
-                flush(&mut pending, &mut output)?;
+                answer(eval, &mut pending, &mut output)?;
                 output.flush()?;
                 return Err(e);
             }
         }
     }
-    flush(&mut pending, &mut output)?;
-    drop(flush);
+    count += answer(eval, &mut pending, &mut output)?;
     output.flush()?;
     Ok(count)
 }

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{Rng, SPECIALS, bulk_cases, edge, edge_pair, mk, operands, slow};
+use common::{Rng, SPECIALS, bulk_cases, mk, operands, slow};
 use proptest::prelude::*;
 use trace_vm::arith::{Arith, CANONICAL_NAN, Fast, Prim, Reference, is_nan};
 

@@ -9,6 +9,8 @@ mod common;
 #[path = "fixtures/support.rs"]
 mod support;
 
+use std::time::Instant;
+
 use trace_vm::arith::Fast;
 use trace_vm::backend::{Backend, Cpu};
 use trace_vm::exec;
@@ -26,11 +28,13 @@ fn minilm_trace_root_equals_cpu() {
     let compiled = enc
         .compile(enc.tokenize(text).expect("tokenize").len())
         .expect("compile");
+    let t = Instant::now();
     let cpu = enc.embed(&compiled, &Cpu::new(Fast), text).expect("cpu");
-    let t = std::time::Instant::now();
+    let cpu_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
     let on_gpu = enc.embed(&compiled, &gpu, text).expect("gpu");
     eprintln!(
-        "minilm-l6 {:?} ({} tokens) on {}: {:.2} s",
+        "minilm-l6 {:?} ({} tokens): {} {:.2} s, cpu-fast {cpu_s:.2} s",
         text,
         cpu.ids.len(),
         gpu.name(),
@@ -76,9 +80,9 @@ fn gemma3_blocks_equal_cpu() {
     .expect("cpu run");
     assert_eq!(cpu.captured.len(), 2, "both blocks captured");
     for state in &cpu.captured {
-        let t = std::time::Instant::now();
-        let r = exec::run_layer(&compiled.program, &gpu, &compiled.weights, state)
-            .expect("gpu layer");
+        let t = Instant::now();
+        let r =
+            exec::run_layer(&compiled.program, &gpu, &compiled.weights, state).expect("gpu layer");
         eprintln!(
             "gemma3-270m layer {} on {}: {:.2} s",
             state.index,

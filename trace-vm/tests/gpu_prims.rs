@@ -49,7 +49,11 @@ fn bulk(g: &Gpu, n: u64) {
             let ops: Vec<(Prim, [u32; 3])> = (0..m).map(|_| (p, operands(p, &mut r))).collect();
             let bad = compare(g, &ops);
             if !bad.is_empty() {
-                failures.push(format!("{p}: {} of {m} differ, first: {}", bad.len(), bad[0]));
+                failures.push(format!(
+                    "{p}: {} of {m} differ, first: {}",
+                    bad.len(),
+                    bad[0]
+                ));
                 break;
             }
             done += m;
@@ -113,7 +117,12 @@ fn special_values_every_pair_and_triple() {
         }
     }
     let bad = compare(&g, &ops);
-    assert!(bad.is_empty(), "{} differ, first: {}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} differ, first: {}",
+        bad.len(),
+        bad.join("\n")
+    );
 }
 
 #[test]
@@ -130,6 +139,10 @@ fn self_test_decides_every_primitive() {
     }
     // Bit manipulation never depends on the adapter's float unit.
     for p in [Prim::Max, Prim::Neg, Prim::Select, Prim::Exp2i] {
-        assert_eq!(choices[p.opcode() as usize - 1].imp.name(), "integer", "{p}");
+        assert_eq!(
+            choices[p.opcode() as usize - 1].imp.name(),
+            "integer",
+            "{p}"
+        );
     }
 }

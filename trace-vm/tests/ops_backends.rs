@@ -30,6 +30,8 @@ fn backends() -> Vec<&'static dyn Backend> {
         let mut all: Vec<Box<dyn Backend>> =
             vec![Box::new(Cpu::new(Fast)), Box::new(Cpu::new(Reference))];
         all.extend(common::gpu().map(|g| Box::new(g) as Box<dyn Backend>));
+        let names: Vec<String> = all.iter().map(|b| b.name()).collect();
+        eprintln!("backends under test: {}", names.join(", "));
         all
     })
     .iter()

@@ -122,7 +122,10 @@ fn with_progress<T>(
 
 impl RunArgs {
     fn run(self, ctx: &Context) -> Result<()> {
-        let backend = self.backend.unwrap_or_default().open(self.reference, self.adapter.as_deref())?;
+        let backend = self
+            .backend
+            .unwrap_or_default()
+            .open(self.reference, self.adapter.as_deref())?;
         let t0 = Instant::now();
         let model = models::open(&models_dir(ctx), &self.model)?;
         let load = t0.elapsed();

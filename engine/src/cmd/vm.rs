@@ -120,12 +120,23 @@ impl BackendsArgs {
             println!("adapter  {} ({}, {})", a.name, a.kind, a.driver);
         }
         let g = Gpu::open(self.adapter.as_deref())?;
-        println!("\ngpu backend on {}: self-test per primitive", g.adapter().name);
+        println!(
+            "\ngpu backend on {}: self-test per primitive",
+            g.adapter().name
+        );
         for c in g.choices() {
             println!("  {:<12} {:<9} {}", c.prim.name(), c.imp.name(), c.reason);
         }
-        let native = g.choices().iter().filter(|c| c.imp == gpu::Impl::Native).count();
-        let emulated = g.choices().iter().filter(|c| c.imp == gpu::Impl::Emulated).count();
+        let native = g
+            .choices()
+            .iter()
+            .filter(|c| c.imp == gpu::Impl::Native)
+            .count();
+        let emulated = g
+            .choices()
+            .iter()
+            .filter(|c| c.imp == gpu::Impl::Emulated)
+            .count();
         println!(
             "  {native} native, {emulated} emulated, {} integer of {} primitives",
             Prim::ALL.len() - native - emulated,

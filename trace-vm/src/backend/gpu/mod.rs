@@ -20,7 +20,7 @@
 //! element; transcendentals are such programs, never GPU builtins) and
 //! `reduce`. The other ops are data movement or short sequential scans
 //! (argmax, sample, dequant, gather, mask, layout) and run on the host with
-//! the reference primitives, so every output is canonical by construction.
+//! the CPU backend, whose output is canonical by its own tests.
 
 pub mod selftest;
 
@@ -28,7 +28,7 @@ use std::sync::{Arc, mpsc};
 
 use wgpu::util::DeviceExt;
 
-use crate::arith::{NEG_INF, POS_INF, POS_ZERO, Prim, Reference, Src};
+use crate::arith::{Fast, NEG_INF, POS_INF, POS_ZERO, Prim, Src};
 use crate::error::{Error, Result};
 use crate::ops::layout::{AxisGeom, MatMulGeom, broadcast_strides};
 use crate::ops::micro::Site;
@@ -145,7 +145,8 @@ pub struct Gpu {
     matmul: Kernel,
     map: Kernel,
     reduce: Kernel,
-    host: Cpu<Reference>,
+    /// The CPU backend for the ops that stay on the host.
+    host: Cpu<Fast>,
 }
 
 /// Which implementation each `p_*` function of the shaders calls.
@@ -171,13 +172,6 @@ fn dispatch_source(choose: impl Fn(Prim) -> Impl) -> String {
         ));
     }
     s.push_str("        default: { return CANON_NAN; }\n    }\n}\n");
-    // The fixed lane tree of SPEC 2: ((l0 l1) (l2 l3)) ((l4 l5) (l6 l7)).
-    s.push_str(
-        "fn lane_tree(op: u32, l: array<u32, 8>) -> u32 {\n\
-         \x20   let x = eval_prim(op, eval_prim(op, l[0], l[1], 0u), eval_prim(op, l[2], l[3], 0u), 0u);\n\
-         \x20   let y = eval_prim(op, eval_prim(op, l[4], l[5], 0u), eval_prim(op, l[6], l[7], 0u), 0u);\n\
-         \x20   return eval_prim(op, x, y, 0u);\n}\n",
-    );
     s
 }
 
@@ -196,24 +190,25 @@ impl Gpu {
     pub fn open_with(select: Option<&str>, policy: Policy) -> Result<Gpu> {
         let list = vulkan_adapters();
         if list.is_empty() {
-            return Err(Error::Gpu(format!("no Vulkan adapter found; {INSTALL_HINT}")));
+            return Err(Error::Gpu(format!(
+                "no Vulkan adapter found; {INSTALL_HINT}"
+            )));
         }
+        let names: Vec<String> = list.iter().map(|a| a.get_info().name).collect();
         let adapter = match select {
             None => list.into_iter().next(),
-            Some(want) => {
-                let names: Vec<String> = list.iter().map(|a| a.get_info().name).collect();
-                list.into_iter()
-                    .find(|a| a.get_info().name.to_lowercase().contains(&want.to_lowercase()))
-                    .or_else(|| {
-                        tracing::warn!(target: "refute::vm", want, ?names, "no adapter matches");
-                        None
-                    })
-            }
+            Some(want) => list.into_iter().find(|a| {
+                a.get_info()
+                    .name
+                    .to_lowercase()
+                    .contains(&want.to_lowercase())
+            }),
         }
         .ok_or_else(|| {
             Error::Gpu(format!(
-                "no Vulkan adapter matches {:?}; `refute vm backends` lists them",
-                select.unwrap_or_default()
+                "no Vulkan adapter name contains {:?}; the adapters are: {}",
+                select.unwrap_or_default(),
+                names.join(", ")
             ))
         })?;
         let info = info_of(&adapter);
@@ -253,9 +248,21 @@ impl Gpu {
             }
         }
         for c in &choices {
-            tracing::info!(target: "refute::vm", adapter = %info.name, prim = %c.prim,
-                imp = c.imp.name(), reason = %c.reason, "gpu self-test");
+            if c.imp == Impl::Emulated {
+                tracing::info!(target: "refute::vm", adapter = %info.name, prim = %c.prim,
+                    reason = %c.reason, "gpu self-test: emulated");
+            } else {
+                tracing::debug!(target: "refute::vm", adapter = %info.name, prim = %c.prim,
+                    imp = c.imp.name(), reason = %c.reason, "gpu self-test");
+            }
         }
+        let native: Vec<&str> = choices
+            .iter()
+            .filter(|c| c.imp == Impl::Native)
+            .map(|c| c.prim.name())
+            .collect();
+        tracing::info!(target: "refute::vm", adapter = %info.name, native = %native.join(" "),
+            "gpu self-test: native instructions (see `refute vm backends`)");
         let choose = |p: Prim| {
             choices
                 .iter()
@@ -270,7 +277,7 @@ impl Gpu {
             dev,
             info,
             choices,
-            host: Cpu::new(Reference),
+            host: Cpu::new(Fast),
         })
     }
 
@@ -294,7 +301,10 @@ impl Gpu {
         let per = (self.dev.max_binding / 16).max(1) as usize;
         let mut out = Vec::with_capacity(ops.len());
         for chunk in words.chunks(per * 4) {
-            out.extend(self.dev.run(&self.batch, &mut [0; 3], &[chunk], chunk.len() / 4)?);
+            out.extend(
+                self.dev
+                    .run(&self.batch, &mut [0; 3], &[chunk], chunk.len() / 4)?,
+            );
         }
         Ok(out)
     }
@@ -328,7 +338,9 @@ impl Gpu {
                 .map(|(bb, j, i)| y[g.b_index(bb * g.group, i, j)])
                 .collect();
             let mut params = [0, 0, 0, m as u32, nc as u32, k as u32, g.group as u32];
-            let block = self.dev.run(&self.matmul, &mut params, &[&a, &bt], g.batch * m * nc)?;
+            let block = self
+                .dev
+                .run(&self.matmul, &mut params, &[&a, &bt], g.batch * m * nc)?;
             for (r, row) in block.chunks(nc).enumerate() {
                 out[r * n + j0..r * n + j0 + nc].copy_from_slice(row);
             }
@@ -336,7 +348,13 @@ impl Gpu {
         Ok(out)
     }
 
-    fn map(&self, f: MapFn, xs: &[&[u32]], shapes: &[&[usize]], out_shape: &[usize]) -> Result<Vec<u32>> {
+    fn map(
+        &self,
+        f: MapFn,
+        xs: &[&[u32]],
+        shapes: &[&[usize]],
+        out_shape: &[usize],
+    ) -> Result<Vec<u32>> {
         let total: usize = out_shape.iter().product();
         let rank = out_shape.len();
         let prog = f.program();
@@ -361,7 +379,15 @@ impl Gpu {
             .iter()
             .flat_map(|ins| {
                 let [s0, s1, s2] = ins.srcs.map(src);
-                [ins.prim.opcode() as u32, s0[0], s0[1], s1[0], s1[1], s2[0], s2[1]]
+                [
+                    ins.prim.opcode() as u32,
+                    s0[0],
+                    s0[1],
+                    s1[0],
+                    s1[1],
+                    s2[0],
+                    s2[1],
+                ]
             })
             .collect();
         let mut params = vec![0u32; MAP_INPUTS + xs.len() * (MAX_RANK + 1)];
@@ -386,15 +412,22 @@ impl Gpu {
         self.dev.run(&self.map, &mut params, &[&code, &all], total)
     }
 
-    fn reduce(&self, prim: Prim, g: AxisGeom, x: &[u32]) -> Result<Vec<u32>> {
+    fn reduce(&self, prim: Prim, g: AxisGeom, x: &[u32], n_out: usize) -> Result<Vec<u32>> {
         let init = match prim {
             Prim::Add => POS_ZERO,
             Prim::Max => NEG_INF,
             Prim::Min => POS_INF,
             other => return Err(Error::NotReduction(other)),
         };
-        let n_out = x.len() / g.len.max(1);
-        let mut params = [0, 0, 0, g.len as u32, g.inner.max(1) as u32, prim.opcode() as u32, init];
+        let mut params = [
+            0,
+            0,
+            0,
+            g.len as u32,
+            g.inner.max(1) as u32,
+            prim.opcode() as u32,
+            init,
+        ];
         self.dev.run(&self.reduce, &mut params, &[x], n_out)
     }
 }
@@ -549,7 +582,8 @@ impl Backend for Gpu {
                 self.map(*f, &xs, &shapes, &out_shape)?
             }
             Op::Reduce { prim, axis } => {
-                self.reduce(*prim, AxisGeom::new(inputs[0].shape(), *axis), w(0)?)?
+                let g = AxisGeom::new(inputs[0].shape(), *axis);
+                self.reduce(*prim, g, w(0)?, out_shape.iter().product())?
             }
             _ => return self.host.run(op, inputs),
         };

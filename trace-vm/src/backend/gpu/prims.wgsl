@@ -4,8 +4,9 @@
 // uses the adapter's instruction, `emu_*` is an exact integer emulation (64-bit
 // intermediates as vec2<u32>: x = low word, y = high word; WGSL has no u64).
 // The host appends `p_*` functions that pick one of the two per primitive, as
-// the start-up self-test decided. Primitives that are pure bit manipulation
-// (max, min, neg, abs, select, f16/bf16 widening, exp2i) are integer code only.
+// the start-up self-test decided, and `eval_prim(opcode, a, b, c)` over all of
+// them. Primitives that are pure bit manipulation (max, min, neg, abs, select,
+// f16/bf16 widening, exp2i) are integer code only.
 
 const CANON_NAN: u32 = 0x7fc00000u;
 const SIGN: u32 = 0x80000000u;
@@ -366,4 +367,12 @@ fn p_exp2i(a: u32) -> u32 {
     if (is_nan(a)) { return CANON_NAN; }
     let n = clamp(bitcast<i32>(emu_f32_to_i32(a)), -126, 127);
     return u32(n + 127) << 23u;
+}
+
+// The fixed lane tree of every canonical reduction (SPEC 2):
+// ((l0 op l1) op (l2 op l3)) op ((l4 op l5) op (l6 op l7)).
+fn lane_tree(op: u32, l: array<u32, 8>) -> u32 {
+    let x = eval_prim(op, eval_prim(op, l[0], l[1], 0u), eval_prim(op, l[2], l[3], 0u), 0u);
+    let y = eval_prim(op, eval_prim(op, l[4], l[5], 0u), eval_prim(op, l[6], l[7], 0u), 0u);
+    return eval_prim(op, x, y, 0u);
 }

@@ -122,9 +122,9 @@ impl Mix {
         let frac = self.u32() & 0x7F_FFFF;
         match r % 8 {
             0 => SPECIALS[(r >> 8) as usize % SPECIALS.len()],
-            1 => sign | frac,                                   // subnormal
-            2 => sign | ((1 + (r >> 8) % 3) << 23) | frac,      // smallest normals
-            3 => sign | ((120 + (r >> 8) % 16) << 23) | frac,   // around 1
+            1 => sign | frac,                                 // subnormal
+            2 => sign | ((1 + (r >> 8) % 3) << 23) | frac,    // smallest normals
+            3 => sign | ((120 + (r >> 8) % 16) << 23) | frac, // around 1
             4 => sign | (((r >> 8) % 254 + 1) << 23) | (frac & 0x7F_0000), // ties
             _ => r,
         }
@@ -138,38 +138,92 @@ fn case(what: &'static str, prim: Prim, args: [u32; 3]) -> Case {
 /// Every case of the self-test, in a fixed order.
 pub fn cases() -> Vec<Case> {
     let mut v = Vec::new();
-    let binary = [Prim::Add, Prim::Sub, Prim::Mul, Prim::Div, Prim::Lt, Prim::Le, Prim::Eq];
+    let binary = [
+        Prim::Add,
+        Prim::Sub,
+        Prim::Mul,
+        Prim::Div,
+        Prim::Lt,
+        Prim::Le,
+        Prim::Eq,
+    ];
     // NaN, ±0, ±inf, subnormal extremes, max finite: every pair.
     for &p in &binary {
         for &a in SPECIALS {
             for &b in SPECIALS {
-                v.push(case("special operands (NaN, ±0, ±inf, subnormal, max)", p, [a, b, 0]));
+                v.push(case(
+                    "special operands (NaN, ±0, ±inf, subnormal, max)",
+                    p,
+                    [a, b, 0],
+                ));
             }
         }
     }
     for &a in SPECIALS {
-        v.push(case("special operands (NaN, ±0, ±inf, subnormal, max)", Prim::Sqrt, [a, 0, 0]));
-        v.push(case("special operands (NaN, ±0, ±inf, subnormal, max)", Prim::F32ToI32, [a, 0, 0]));
+        v.push(case(
+            "special operands (NaN, ±0, ±inf, subnormal, max)",
+            Prim::Sqrt,
+            [a, 0, 0],
+        ));
+        v.push(case(
+            "special operands (NaN, ±0, ±inf, subnormal, max)",
+            Prim::F32ToI32,
+            [a, 0, 0],
+        ));
         for &b in SPECIALS {
-            for c in [0x0000_0000, 0x8000_0000, 0x7F80_0000, 0x3F80_0000, 0x0000_0001] {
-                v.push(case("special operands (NaN, ±0, ±inf, subnormal, max)", Prim::Fma, [a, b, c]));
+            for c in [
+                0x0000_0000,
+                0x8000_0000,
+                0x7F80_0000,
+                0x3F80_0000,
+                0x0000_0001,
+            ] {
+                v.push(case(
+                    "special operands (NaN, ±0, ±inf, subnormal, max)",
+                    Prim::Fma,
+                    [a, b, c],
+                ));
             }
         }
     }
     // Ties to even: 1 + 2^-24 (tie, stays 1), (1 + 2^-23) + 2^-24 (tie, rounds up).
-    for (a, b) in [(0x3F80_0000, 0x3380_0000), (0x3F80_0001, 0x3380_0000), (0x4B80_0000, 0x3F80_0000), (0x4B80_0001, 0x3F80_0000)] {
+    for (a, b) in [
+        (0x3F80_0000, 0x3380_0000),
+        (0x3F80_0001, 0x3380_0000),
+        (0x4B80_0000, 0x3F80_0000),
+        (0x4B80_0001, 0x3F80_0000),
+    ] {
         v.push(case("ties to even", Prim::Add, [a, b, 0]));
         v.push(case("ties to even", Prim::Sub, [a, b ^ 0x8000_0000, 0]));
     }
     // (1 + 2^-12)^2 = 1 + 2^-11 + 2^-24: the product's low bit decides a tie.
-    v.push(case("ties to even", Prim::Mul, [0x3F80_0800, 0x3F80_0800, 0]));
-    v.push(case("ties to even", Prim::Mul, [0x3F80_0801, 0x3F80_0801, 0]));
+    v.push(case(
+        "ties to even",
+        Prim::Mul,
+        [0x3F80_0800, 0x3F80_0800, 0],
+    ));
+    v.push(case(
+        "ties to even",
+        Prim::Mul,
+        [0x3F80_0801, 0x3F80_0801, 0],
+    ));
     // Subnormal results and operands: flush-to-zero shows here.
-    for (a, b) in [(0x0080_0000, 0x3F00_0000), (0x0080_0001, 0x3F00_0000), (0x0000_0003, 0x3F00_0000), (0x0100_0000, 0x3E80_0000), (0x0080_0000, 0x3F7F_FFFF)] {
+    for (a, b) in [
+        (0x0080_0000, 0x3F00_0000),
+        (0x0080_0001, 0x3F00_0000),
+        (0x0000_0003, 0x3F00_0000),
+        (0x0100_0000, 0x3E80_0000),
+        (0x0080_0000, 0x3F7F_FFFF),
+    ] {
         v.push(case("subnormal boundary", Prim::Mul, [a, b, 0]));
         v.push(case("subnormal boundary", Prim::Div, [a, 0x4000_0000, 0]));
     }
-    for (a, b) in [(0x0080_0000, 0x8000_0001), (0x0000_0001, 0x0000_0001), (0x0080_0001, 0x8080_0000), (0x007F_FFFF, 0x0000_0001)] {
+    for (a, b) in [
+        (0x0080_0000, 0x8000_0001),
+        (0x0000_0001, 0x0000_0001),
+        (0x0080_0001, 0x8080_0000),
+        (0x007F_FFFF, 0x0000_0001),
+    ] {
         v.push(case("subnormal boundary", Prim::Add, [a, b, 0]));
         v.push(case("subnormal boundary", Prim::Sub, [a, b, 0]));
         v.push(case("subnormal boundary", Prim::Lt, [a, b, 0]));
@@ -178,33 +232,78 @@ pub fn cases() -> Vec<Case> {
     v.push(case("subnormal boundary", Prim::Sqrt, [0x0000_0001, 0, 0]));
     v.push(case("subnormal boundary", Prim::Sqrt, [0x007F_FFFF, 0, 0]));
     // Fused vs unfused: fma(a, b, -round(a*b)) is the product's rounding error.
-    for (a, b) in [(0x3F80_0001, 0x3F80_0001), (0x3FAA_AAAB, 0x4040_0000), (0x3DCC_CCCD, 0x4120_0000)] {
+    for (a, b) in [
+        (0x3F80_0001, 0x3F80_0001),
+        (0x3FAA_AAAB, 0x4040_0000),
+        (0x3DCC_CCCD, 0x4120_0000),
+    ] {
         let p = Reference.mul(a, b);
         v.push(case("fused vs unfused", Prim::Fma, [a, b, p ^ 0x8000_0000]));
         v.push(case("fused vs unfused", Prim::Fma, [a, b, 0xB380_0000]));
     }
     // Products below the subnormal range that an addend brings back.
-    v.push(case("fused vs unfused", Prim::Fma, [0x0080_0000, 0x3400_0000, 0x0080_0000]));
-    v.push(case("fused vs unfused", Prim::Fma, [0x2000_0001, 0x1F80_0001, 0x0000_0001]));
+    v.push(case(
+        "fused vs unfused",
+        Prim::Fma,
+        [0x0080_0000, 0x3400_0000, 0x0080_0000],
+    ));
+    v.push(case(
+        "fused vs unfused",
+        Prim::Fma,
+        [0x2000_0001, 0x1F80_0001, 0x0000_0001],
+    ));
     // Division and square root: exact, inexact, ties impossible, 0/0, x/0, inf/inf.
-    for (a, b) in [(0x3F80_0000, 0x4040_0000), (0x4120_0000, 0x4040_0000), (0x7F7F_FFFF, 0x0000_0001), (0x0000_0001, 0x7F7F_FFFF), (0x3F80_0000, 0x3F7F_FFFF)] {
+    for (a, b) in [
+        (0x3F80_0000, 0x4040_0000),
+        (0x4120_0000, 0x4040_0000),
+        (0x7F7F_FFFF, 0x0000_0001),
+        (0x0000_0001, 0x7F7F_FFFF),
+        (0x3F80_0000, 0x3F7F_FFFF),
+    ] {
         v.push(case("division", Prim::Div, [a, b, 0]));
     }
-    for a in [0x4000_0000, 0x4040_0000, 0x3F80_0001, 0x3F7F_FFFF, 0x7F7F_FFFF, 0xBF80_0000] {
+    for a in [
+        0x4000_0000,
+        0x4040_0000,
+        0x3F80_0001,
+        0x3F7F_FFFF,
+        0x7F7F_FFFF,
+        0xBF80_0000,
+    ] {
         v.push(case("square root", Prim::Sqrt, [a, 0, 0]));
     }
     // Conversions: ties at 2^24.., x.5, saturation.
-    for a in [0x0100_0001u32, 0x0100_0003, 0x7FFF_FFFF, 0x8000_0000, 0xFEFF_FFFF, 0xFFFF_FFFF] {
+    for a in [
+        0x0100_0001u32,
+        0x0100_0003,
+        0x7FFF_FFFF,
+        0x8000_0000,
+        0xFEFF_FFFF,
+        0xFFFF_FFFF,
+    ] {
         v.push(case("conversion rounding", Prim::I32ToF32, [a, 0, 0]));
     }
-    for a in [0x3F00_0000u32, 0x3FC0_0000, 0x4020_0000, 0xBFC0_0000, 0x4F00_0000, 0xCF00_0000, 0xCF00_0001, 0x4EFF_FFFF] {
+    for a in [
+        0x3F00_0000u32,
+        0x3FC0_0000,
+        0x4020_0000,
+        0xBFC0_0000,
+        0x4F00_0000,
+        0xCF00_0000,
+        0xCF00_0001,
+        0x4EFF_FFFF,
+    ] {
         v.push(case("conversion rounding", Prim::F32ToI32, [a, 0, 0]));
     }
     // Seeded edge-biased operands for every candidate.
     let mut r = Mix(0x5E1F_7E57);
     for &p in NATIVE_CANDIDATES {
         for _ in 0..4096 {
-            v.push(case("edge-biased operands", p, [r.edge(), r.edge(), r.edge()]));
+            v.push(case(
+                "edge-biased operands",
+                p,
+                [r.edge(), r.edge(), r.edge()],
+            ));
         }
     }
     v
@@ -239,7 +338,11 @@ pub fn decide(cases: &[Case], native: &[u32], emulated: &[u32]) -> Result<Vec<Ch
                 )));
             }
             if nat != want && failure.is_none() {
-                let nan = if is_nan_word(p, want) { " (canonical NaN)" } else { "" };
+                let nan = if is_nan_word(p, want) {
+                    " (canonical NaN)"
+                } else {
+                    ""
+                };
                 failure = Some(format!(
                     "{}: {p}({args}) = {nat:08x}, canonical {want:08x}{nan}",
                     c.what
