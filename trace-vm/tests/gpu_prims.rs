@@ -17,6 +17,7 @@ use common::{Rng, SPECIALS, bulk_cases, gpu, gpu_with, operands};
 use trace_vm::arith::{Arith, Prim, Reference};
 use trace_vm::backend::Gpu;
 use trace_vm::backend::gpu::{Impl, Policy};
+use trace_vm::batch::run_batch;
 
 /// Operations per dispatch.
 const CHUNK: u64 = 1 << 20;
@@ -123,6 +124,34 @@ fn special_values_every_pair_and_triple() {
         bad.len(),
         bad.join("\n")
     );
+}
+
+#[test]
+fn batch_interface_through_the_gpu() {
+    let Some(g) = gpu() else { return };
+    let mut r = Rng(7);
+    let text: String = Prim::ALL
+        .iter()
+        .flat_map(|&p| (0..50).map(move |_| p))
+        .map(|p| {
+            let a = operands(p, &mut r);
+            let ops: Vec<String> = a[..p.arity()].iter().map(|x| format!("{x:08x}")).collect();
+            format!("{p} {}\n", ops.join(" "))
+        })
+        .collect();
+    let (mut on_gpu, mut on_cpu) = (Vec::new(), Vec::new());
+    let n = run_batch(text.as_bytes(), &mut on_gpu, &g).unwrap();
+    run_batch(text.as_bytes(), &mut on_cpu, &Reference).unwrap();
+    assert_eq!(n, 50 * Prim::ALL.len() as u64);
+    assert_eq!(
+        String::from_utf8(on_gpu).unwrap(),
+        String::from_utf8(on_cpu).unwrap()
+    );
+    // A bad line still answers the lines before it.
+    let mut out = Vec::new();
+    let e = run_batch("add 3f800000 3f800000\nadd 1\n".as_bytes(), &mut out, &g).unwrap_err();
+    assert!(e.to_string().contains("line 2"), "{e}");
+    assert_eq!(String::from_utf8(out).unwrap(), "40000000\n");
 }
 
 #[test]
