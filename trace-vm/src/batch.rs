@@ -9,11 +9,35 @@
 //!
 //! Output: one line per operation: the result as 8 lowercase hex digits.
 //! Output is buffered by the caller's writer; this function flushes it at the end.
+//!
+//! Operations are evaluated in chunks through [`PrimBatch`], so a GPU
+//! evaluates a whole chunk in one dispatch; every [`Arith`] is a `PrimBatch`.
 
 use std::io::{BufRead, Write};
 
 use crate::arith::{Arith, Prim};
 use crate::error::{Error, Result};
+
+/// Operations evaluated per [`PrimBatch::eval_many`] call.
+const CHUNK: usize = 1 << 16;
+
+/// Something that evaluates many primitive operations at once.
+pub trait PrimBatch {
+    /// `out[i]` = `ops[i].0` applied to `ops[i].1`.
+    fn eval_many(&self, ops: &[(Prim, [u32; 3])]) -> Result<Vec<u32>>;
+}
+
+impl<A: Arith> PrimBatch for A {
+    fn eval_many(&self, ops: &[(Prim, [u32; 3])]) -> Result<Vec<u32>> {
+        Ok(ops.iter().map(|&(p, args)| self.eval(p, args)).collect())
+    }
+}
+
+impl PrimBatch for crate::backend::Gpu {
+    fn eval_many(&self, ops: &[(Prim, [u32; 3])]) -> Result<Vec<u32>> {
+        crate::backend::Gpu::eval_many(self, ops)
+    }
+}
 
 fn parse_operand(tok: &str, line: u64, pos: usize) -> Result<u32> {
     let digits = tok
@@ -66,27 +90,60 @@ pub fn parse_line(text: &str, line: u64) -> Result<(Prim, [u32; 3])> {
     Ok((prim, args))
 }
 
-/// Run every operation in `input` with `arith`, writing one result per
+/// Evaluate the pending operations, write their results and clear them.
+fn answer(
+    eval: &dyn PrimBatch,
+    pending: &mut Vec<(Prim, [u32; 3])>,
+    output: &mut impl Write,
+) -> Result<u64> {
+    for r in eval.eval_many(pending)? {
+        writeln!(output, "{r:08x}")?;
+    }
+    let n = pending.len() as u64;
+    pending.clear();
+    Ok(n)
+}
+
+/// Run every operation in `input` with `eval`, writing one result per
 /// operation to `output`. Returns the number of operations executed.
 ///
 /// Stops at the first bad line with an error naming the line (results for
 /// the lines before it have been written).
-pub fn run_batch(input: impl BufRead, mut output: impl Write, arith: &dyn Arith) -> Result<u64> {
+pub fn run_batch(input: impl BufRead, mut output: impl Write, eval: &dyn PrimBatch) -> Result<u64> {
     let mut count = 0u64;
+    let mut pending: Vec<(Prim, [u32; 3])> = Vec::with_capacity(CHUNK);
     for (i, text) in input.lines().enumerate() {
         let line = i as u64 + 1;
-        let text = text.map_err(|e| Error::Batch {
-            line,
-            msg: format!("cannot read: {e}"),
-        })?;
-        let t = text.trim();
-        if t.is_empty() || t.starts_with('#') {
-            continue;
+        let parsed = text
+            .map_err(|e| Error::Batch {
+                line,
+                msg: format!("cannot read: {e}"),
+            })
+            .and_then(|text| {
+                let t = text.trim();
+                if t.is_empty() || t.starts_with('#') {
+                    Ok(None)
+                } else {
+                    parse_line(t, line).map(Some)
+                }
+            });
+        match parsed {
+            Ok(Some(op)) => {
+                pending.push(op);
+                if pending.len() == CHUNK {
+                    count += answer(eval, &mut pending, &mut output)?;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                // The lines before the bad one are answered first.
+                answer(eval, &mut pending, &mut output)?;
+                output.flush()?;
+                return Err(e);
+            }
         }
-        let (prim, args) = parse_line(t, line)?;
-        writeln!(output, "{:08x}", arith.eval(prim, args))?;
-        count += 1;
     }
+    count += answer(eval, &mut pending, &mut output)?;
     output.flush()?;
     Ok(count)
 }

@@ -83,6 +83,10 @@ pub enum Error {
     /// A program, or the tensors given to run it, are malformed.
     #[error("program: {0}")]
     Program(String),
+    /// The GPU backend cannot run (no adapter, a device or shader error, a
+    /// tensor too large for the adapter); the message says what to do.
+    #[error("gpu: {0}")]
+    Gpu(String),
     /// I/O error while reading or writing batch data.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),

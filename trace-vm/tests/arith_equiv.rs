@@ -9,48 +9,9 @@
 
 mod common;
 
-use common::{Rng, SPECIALS, bulk_cases, edge, edge_pair, edge_triple, mk, slow};
+use common::{Rng, SPECIALS, bulk_cases, mk, operands, slow};
 use proptest::prelude::*;
 use trace_vm::arith::{Arith, CANONICAL_NAN, Fast, Prim, Reference, is_nan};
-
-fn operands(p: Prim, r: &mut Rng) -> [u32; 3] {
-    match p {
-        Prim::Fma => {
-            let (a, b, c) = edge_triple(r);
-            [a, b, c]
-        }
-        Prim::Select => [if r.bool() { 0 } else { r.u32() }, edge(r), edge(r)],
-        Prim::I32ToF32 => {
-            // integers around powers of two (ties at 2^24..2^31), small ints, anything
-            let v = match r.below(4) {
-                0 => (1u32 << (24 + r.below(8)))
-                    .wrapping_add(r.below(512))
-                    .wrapping_sub(256),
-                1 => r.below(1 << 12).wrapping_sub(1 << 11),
-                _ => r.u32(),
-            };
-            [if r.bool() { v } else { v.wrapping_neg() }, 0, 0]
-        }
-        Prim::F32ToI32 | Prim::Exp2i => {
-            // x.5 ties, values near ±2^31, small values, anything
-            let v = match r.below(5) {
-                0 => ((r.below(1 << 20) as f32) + 0.5).to_bits(),
-                1 => mk(r.bool(), 157 + r.below(3), r.u32()),
-                2 => mk(r.bool(), 120 + r.below(14), r.u32()),
-                _ => edge(r),
-            };
-            [v ^ ((r.bool() as u32) << 31), 0, 0]
-        }
-        Prim::F16ToF32 | Prim::Bf16ToF32 => {
-            [r.u32() & if r.bool() { 0xFFFF } else { u32::MAX }, 0, 0]
-        }
-        _ if p.arity() == 1 => [edge(r), 0, 0],
-        _ => {
-            let (a, b) = edge_pair(r);
-            if r.bool() { [a, b, 0] } else { [b, a, 0] }
-        }
-    }
-}
 
 fn check(p: Prim, args: [u32; 3]) -> Result<(), String> {
     let f = Fast.eval(p, args);

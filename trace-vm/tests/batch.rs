@@ -5,7 +5,7 @@ use trace_vm::batch::run_batch;
 
 fn run(input: &str, reference: bool) -> Result<(u64, String), String> {
     let mut out = Vec::new();
-    let arith: &dyn trace_vm::arith::Arith = if reference { &Reference } else { &Fast };
+    let arith: &dyn trace_vm::batch::PrimBatch = if reference { &Reference } else { &Fast };
     let n = run_batch(input.as_bytes(), &mut out, arith).map_err(|e| e.to_string())?;
     Ok((n, String::from_utf8(out).map_err(|e| e.to_string())?))
 }

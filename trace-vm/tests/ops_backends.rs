@@ -2,12 +2,16 @@
 //! result of each output element's micro-trace (computed element by element
 //! with the reference primitives), the fast and reference backends agree,
 //! and the micro-trace of dot products and reductions is the canonical lane
-//! order of the arithmetic kernels.
+//! order of the arithmetic kernels. The GPU backend joins the list where the
+//! machine has a Vulkan adapter (lavapipe in CI); elsewhere a loud message says
+//! it was not tested.
 
 // Helpers outside #[test] functions unwrap too: a failed setup is a failed test.
 #![allow(clippy::unwrap_used)]
 
 mod common;
+
+use std::sync::OnceLock;
 
 use common::{Rng, edge, quant};
 use trace_vm::arith::transcendental::Func;
@@ -18,8 +22,21 @@ use trace_vm::ops::micro::Site;
 use trace_vm::ops::{MapFn, Op, Operand, element_trace};
 use trace_vm::tensor::Tensor;
 
-fn backends() -> Vec<Box<dyn Backend>> {
-    vec![Box::new(Cpu::new(Fast)), Box::new(Cpu::new(Reference))]
+/// The CPU backends and, where a Vulkan adapter exists, the GPU backend
+/// (opened once per test process: its start-up self-test is not free).
+fn backends() -> Vec<&'static dyn Backend> {
+    static ALL: OnceLock<Vec<Box<dyn Backend>>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        let mut all: Vec<Box<dyn Backend>> =
+            vec![Box::new(Cpu::new(Fast)), Box::new(Cpu::new(Reference))];
+        all.extend(common::gpu().map(|g| Box::new(g) as Box<dyn Backend>));
+        let names: Vec<String> = all.iter().map(|b| b.name()).collect();
+        eprintln!("backends under test: {}", names.join(", "));
+        all
+    })
+    .iter()
+    .map(|b| b.as_ref())
+    .collect()
 }
 
 /// Mostly ordinary values (so results are not all NaN), some edge cases.

@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use trace_vm::arith::{Fast, Reference};
-use trace_vm::backend::{Backend, Cpu};
+use trace_vm::backend::Backend;
 use trace_vm::models::gemma::Task;
 use trace_vm::models::{self, Compiled, Model, Progress, Sampling};
 
 use super::model::{hex32, models_dir};
+use super::vm::BackendKind;
 use crate::error::Result;
 use crate::paths::Context;
 
@@ -47,8 +47,14 @@ struct RunArgs {
     #[arg(long, default_value_t = 1.0, requires = "seed")]
     temperature: f32,
     /// Compute every primitive with the SoftFloat reference (slow; gives the same bits).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "backend")]
     reference: bool,
+    /// Run the ops on the CPU or through the GPU backend (same bits, same trace root).
+    #[arg(long, value_enum)]
+    backend: Option<BackendKind>,
+    /// With --backend gpu: the adapter whose name contains this (see `refute vm backends`).
+    #[arg(long, env = "REFUTE_GPU_ADAPTER")]
+    adapter: Option<String>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -116,11 +122,10 @@ fn with_progress<T>(
 
 impl RunArgs {
     fn run(self, ctx: &Context) -> Result<()> {
-        let backend: Box<dyn Backend> = if self.reference {
-            Box::new(Cpu::new(Reference))
-        } else {
-            Box::new(Cpu::new(Fast))
-        };
+        let backend = self
+            .backend
+            .unwrap_or_default()
+            .open(self.reference, self.adapter.as_deref())?;
         let t0 = Instant::now();
         let model = models::open(&models_dir(ctx), &self.model)?;
         let load = t0.elapsed();

@@ -5,8 +5,10 @@
 //! backend (`tests/ops_backends.rs`).
 
 mod cpu;
+pub mod gpu;
 
 pub use cpu::{Cpu, Gemm};
+pub use gpu::Gpu;
 
 use crate::error::Result;
 use crate::ops::Op;
@@ -14,7 +16,7 @@ use crate::tensor::Tensor;
 
 /// Something that executes ops.
 pub trait Backend: Send + Sync {
-    /// Name for logs and errors (`cpu-fast`, `cpu-reference`).
+    /// Name for logs and errors (`cpu-fast`, `cpu-reference`, `gpu (<adapter>)`).
     fn name(&self) -> String;
 
     /// Run `op` on `inputs`, returning the output tensor. Bad inputs (dtype,

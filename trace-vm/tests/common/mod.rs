@@ -1,8 +1,12 @@
 //! Shared helpers for the trace-vm integration tests: a seeded edge-biased
 //! generator of binary32 operands, random quantized tensors, ULP error
-//! measurement, and the slow-mode switch.
+//! measurement, the slow-mode switch and the GPU backend (or a loud skip where
+//! the machine has no Vulkan adapter).
 #![allow(dead_code)]
 
+use trace_vm::arith::Prim;
+use trace_vm::backend::Gpu;
+use trace_vm::backend::gpu::{Policy, adapters};
 use trace_vm::commit::DType;
 use trace_vm::tensor::Tensor;
 
@@ -218,4 +222,72 @@ pub fn quant(r: &mut Rng, dtype: DType, shape: &[usize]) -> Tensor {
         }
     }
     Tensor::from_bytes(dtype, shape, bytes).expect("the shape holds whole blocks")
+}
+
+/// Edge-biased operands for primitive `p` (ties, boundaries, related pairs).
+pub fn operands(p: Prim, r: &mut Rng) -> [u32; 3] {
+    match p {
+        Prim::Fma => {
+            let (a, b, c) = edge_triple(r);
+            [a, b, c]
+        }
+        Prim::Select => [if r.bool() { 0 } else { r.u32() }, edge(r), edge(r)],
+        Prim::I32ToF32 => {
+            // integers around powers of two (ties at 2^24..2^31), small ints, anything
+            let v = match r.below(4) {
+                0 => (1u32 << (24 + r.below(8)))
+                    .wrapping_add(r.below(512))
+                    .wrapping_sub(256),
+                1 => r.below(1 << 12).wrapping_sub(1 << 11),
+                _ => r.u32(),
+            };
+            [if r.bool() { v } else { v.wrapping_neg() }, 0, 0]
+        }
+        Prim::F32ToI32 | Prim::Exp2i => {
+            // x.5 ties, values near ±2^31, small values, anything
+            let v = match r.below(5) {
+                0 => ((r.below(1 << 20) as f32) + 0.5).to_bits(),
+                1 => mk(r.bool(), 157 + r.below(3), r.u32()),
+                2 => mk(r.bool(), 120 + r.below(14), r.u32()),
+                _ => edge(r),
+            };
+            [v ^ ((r.bool() as u32) << 31), 0, 0]
+        }
+        Prim::F16ToF32 | Prim::Bf16ToF32 => {
+            [r.u32() & if r.bool() { 0xFFFF } else { u32::MAX }, 0, 0]
+        }
+        _ if p.arity() == 1 => [edge(r), 0, 0],
+        _ => {
+            let (a, b) = edge_pair(r);
+            if r.bool() { [a, b, 0] } else { [b, a, 0] }
+        }
+    }
+}
+
+/// The GPU backend on the preferred Vulkan adapter, or `None` (after a loud
+/// message on stderr) when the machine has no Vulkan adapter at all; under
+/// `CI=true` a missing adapter fails (CI installs lavapipe). Any other failure
+/// to open it (self-test, shader compilation) fails the test.
+pub fn gpu() -> Option<Gpu> {
+    gpu_with(Policy::SelfTest)
+}
+
+/// [`gpu`] with an explicit choice policy.
+pub fn gpu_with(policy: Policy) -> Option<Gpu> {
+    if adapters().is_empty() {
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true"),
+            "no Vulkan adapter under CI: scripts/setup installs lavapipe (mesa-vulkan-drivers libvulkan1)"
+        );
+        eprintln!(
+            "\n!!!!!!!! SKIPPED: no Vulkan adapter, the GPU backend is NOT tested here !!!!!!!!\n\
+             !!!!!!!! install lavapipe: apt-get install mesa-vulkan-drivers libvulkan1  !!!!!!!!\n\
+             !!!!!!!! (scripts/setup installs it; CI runs these tests)                   !!!!!!!!\n"
+        );
+        return None;
+    }
+    match Gpu::open_with(None, policy) {
+        Ok(g) => Some(g),
+        Err(e) => panic!("the GPU backend does not open: {e}"),
+    }
 }
