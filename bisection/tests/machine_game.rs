@@ -290,3 +290,168 @@ fn the_honest_side_wins_against_a_lie_at_any_micro_step() {
         assert!(moves[1] > 0, "case {case}: the challenger made no move");
     }
 }
+
+/// Where the differential vectors for the contract's verifier live (read by
+/// `contracts/test/OpStepVerifier.t.sol`).
+const VECTORS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../contracts/test/vectors/op-steps.json"
+);
+
+/// A vector's inputs: the game's context, path, roots, pre and post.
+struct Vector {
+    label: String,
+    path: [u64; 3],
+    roots: Vec<Hash>,
+    pre: State,
+    post: State,
+}
+
+/// The op kind of an op step's witness (byte 8 of its op entry), `None`
+/// for assembly and padding steps.
+fn op_kind(t: &MachineTrace, path: [u64; 3]) -> Option<u8> {
+    use alloy::sol_types::SolValue;
+    let state = &t.list(&path[..2])[path[2] as usize - 1];
+    let pre = t.step_pre(&path);
+    let w = bisection::machine::Witness::abi_decode(&pre.0[state.0.len()..]).unwrap();
+    (w.opCount as u64 + 1 > path[1]).then(|| w.opEntry[8])
+}
+
+/// The steps the contract is checked on: for the first op of each kind a
+/// random micro-step, its first and second steps, an element boundary and
+/// the final root step; the same of the first assembly step; and one padding
+/// step of an op's and of an assembly's micro list.
+fn vector_steps(t: &MachineTrace) -> Vec<Vector> {
+    let names = [
+        "", "matmul", "map", "reduce", "argmax", "dequant", "gather", "reshape", "permute",
+        "concat", "slice", "mask", "sample",
+    ];
+    let sizes = t.claim().sizes.clone();
+    let mut r = Rng(7);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for i in 1..sizes[0] {
+        for j in 1..sizes[1] {
+            let micro = t.list(&[i, j]);
+            let roots = roots_for(t, &[i, j]);
+            // The last entry that is not padding.
+            let end = (1..micro.len()).find(|&k| micro[k] == micro[micro.len() - 1]).unwrap() as u64;
+            let kind = op_kind(t, [i, j, 1]);
+            let name = match kind {
+                Some(k) => names.get(k as usize).copied().unwrap_or("op"),
+                None if end == 1 && micro[0] == micro[1] => "padding",
+                None => "assembly",
+            };
+            let mut steps = Vec::new();
+            if seen.insert(name) {
+                steps.push((name.to_string(), 1 + r.below(end)));
+                steps.push((format!("{name}:first"), 1));
+                steps.push((format!("{name}:root"), end));
+                if end > 2 {
+                    steps.push((format!("{name}:second"), 2));
+                }
+                if end + 1 < sizes[2] && seen.insert(if kind.is_some() { "op list padding" } else { "assembly list padding" }) {
+                    steps.push((format!("{name}:padding"), end + 1));
+                }
+                if kind.is_some() {
+                    // The first step of element 1: element 0 enters out_acc.
+                    let s_count = (1..end).find(|&k| micro[k as usize].0[1..9] != micro[1].0[1..9]);
+                    if let Some(b) = s_count {
+                        steps.push((format!("{name}:boundary"), b));
+                    }
+                }
+            }
+            for (label, s) in steps {
+                let path = [i, j, s];
+                out.push(Vector {
+                    label,
+                    path,
+                    roots: roots.clone(),
+                    pre: t.step_pre(&path),
+                    post: micro[s as usize].clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The vector with one bit flipped: `what` 0 in the post state, 1 in the
+/// pre state with its witness, 2 in the roots (byte `at` of their concatenation).
+fn mutate(v: &Vector, what: u8, at: usize, bit: u8) -> (Vec<Hash>, State, State) {
+    let (mut roots, mut pre, mut post) = (v.roots.clone(), v.pre.clone(), v.post.clone());
+    let flip = 1u8 << bit;
+    match what {
+        0 => post.0[at] ^= flip,
+        1 => pre.0[at] ^= flip,
+        _ => roots[at / 32][at % 32] ^= flip,
+    }
+    (roots, pre, post)
+}
+
+/// The differential vectors as JSON: honest steps (each with the reference
+/// verdict) and byte flips of them with the reference's verdict on each.
+fn step_vectors() -> String {
+    use alloy::primitives::{B256, Bytes, U256};
+    use alloy::sol_types::SolValue;
+    let t = trace(None);
+    let vm = t.vm();
+    let context = t.claim().hash();
+    let vectors = vector_steps(&t);
+    let mut r = Rng(11);
+    let mut encoded = Vec::new();
+    let mut labels = Vec::new();
+    let mut mutations = Vec::new();
+    for (n, v) in vectors.iter().enumerate() {
+        let ok = vm.check(&v.path, &v.roots, &v.pre, &v.post).is_ok();
+        assert!(ok, "honest vector {} at {:?} is rejected", v.label, v.path);
+        let b256 = |h: &Hash| B256::from(*h);
+        encoded.push(format!(
+            "0x{}",
+            hex::encode(
+                (
+                    b256(&context),
+                    v.path.to_vec(),
+                    v.roots.iter().map(b256).collect::<Vec<_>>(),
+                    Bytes::from(v.pre.0.clone()),
+                    Bytes::from(v.post.0.clone()),
+                )
+                    .abi_encode_params()
+            )
+        ));
+        labels.push(v.label.clone());
+        for what in 0..3u8 {
+            let len = [v.post.0.len(), v.pre.0.len(), 96][what as usize];
+            let at = r.below(len as u64) as usize;
+            let bit = r.below(8) as u8;
+            let (roots, pre, post) = mutate(v, what, at, bit);
+            let ok = vm.check(&v.path, &roots, &pre, &post).is_ok();
+            mutations.push(format!(
+                "0x{}",
+                hex::encode(
+                    (U256::from(n), U256::from(what), U256::from(at), U256::from(bit), ok)
+                        .abi_encode_params()
+                )
+            ));
+        }
+    }
+    let json = serde_json::json!({
+        "vectors": encoded,
+        "labels": labels,
+        "mutations": mutations,
+    });
+    serde_json::to_string_pretty(&json).unwrap() + "\n"
+}
+
+#[test]
+fn step_vectors_for_the_contract_are_up_to_date() {
+    let fresh = step_vectors();
+    if std::env::var("REFUTE_WRITE_VECTORS").is_ok() {
+        std::fs::write(VECTORS, &fresh).unwrap();
+    }
+    let committed = std::fs::read_to_string(VECTORS).unwrap_or_default();
+    assert!(
+        committed == fresh,
+        "{VECTORS} is stale: regenerate it with REFUTE_WRITE_VECTORS=1 cargo test -p bisection --test machine_game step_vectors"
+    );
+}
