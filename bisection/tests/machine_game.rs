@@ -305,6 +305,8 @@ struct Vector {
     roots: Vec<Hash>,
     pre: State,
     post: State,
+    /// Bytes of `pre` before its witness.
+    state_len: usize,
 }
 
 /// The op kind of an op step's witness (byte 8 of its op entry), `None`
@@ -335,7 +337,9 @@ fn vector_steps(t: &MachineTrace) -> Vec<Vector> {
             let micro = t.list(&[i, j]);
             let roots = roots_for(t, &[i, j]);
             // The last entry that is not padding.
-            let end = (1..micro.len()).find(|&k| micro[k] == micro[micro.len() - 1]).unwrap() as u64;
+            let end = (1..micro.len())
+                .find(|&k| micro[k] == micro[micro.len() - 1])
+                .unwrap() as u64;
             let kind = op_kind(t, [i, j, 1]);
             let name = match kind {
                 Some(k) => names.get(k as usize).copied().unwrap_or("op"),
@@ -350,7 +354,13 @@ fn vector_steps(t: &MachineTrace) -> Vec<Vector> {
                 if end > 2 {
                     steps.push((format!("{name}:second"), 2));
                 }
-                if end + 1 < sizes[2] && seen.insert(if kind.is_some() { "op list padding" } else { "assembly list padding" }) {
+                if end + 1 < sizes[2]
+                    && seen.insert(if kind.is_some() {
+                        "op list padding"
+                    } else {
+                        "assembly list padding"
+                    })
+                {
                     steps.push((format!("{name}:padding"), end + 1));
                 }
                 if kind.is_some() {
@@ -369,6 +379,7 @@ fn vector_steps(t: &MachineTrace) -> Vec<Vector> {
                     roots: roots.clone(),
                     pre: t.step_pre(&path),
                     post: micro[s as usize].clone(),
+                    state_len: micro[s as usize - 1].0.len(),
                 });
             }
         }
@@ -394,6 +405,7 @@ fn mutate(v: &Vector, what: u8, at: usize, bit: u8) -> (Vec<Hash>, State, State)
 fn step_vectors() -> String {
     use alloy::primitives::{B256, Bytes, U256};
     use alloy::sol_types::SolValue;
+    use bisection::machine::Witness;
     let t = trace(None);
     let vm = t.vm();
     let context = t.claim().hash();
@@ -422,14 +434,29 @@ fn step_vectors() -> String {
         labels.push(v.label.clone());
         for what in 0..3u8 {
             let len = [v.post.0.len(), v.pre.0.len(), 96][what as usize];
-            let at = r.below(len as u64) as usize;
-            let bit = r.below(8) as u8;
-            let (roots, pre, post) = mutate(v, what, at, bit);
+            // A flip that leaves the witness a non-canonical ABI encoding (a
+            // dirty high byte of a small integer) is decoded leniently here and
+            // rejected by Solidity's `abi.decode`: such witnesses are left out.
+            let (at, bit, roots, pre, post) = loop {
+                let (at, bit) = (r.below(len as u64) as usize, r.below(8) as u8);
+                let (roots, pre, post) = mutate(v, what, at, bit);
+                let w = &pre.0[v.state_len.min(pre.0.len())..];
+                let canonical = Witness::abi_decode(w).map_or(true, |d| d.abi_encode() == w);
+                if what != 1 || at < v.state_len || canonical {
+                    break (at, bit, roots, pre, post);
+                }
+            };
             let ok = vm.check(&v.path, &roots, &pre, &post).is_ok();
             mutations.push(format!(
                 "0x{}",
                 hex::encode(
-                    (U256::from(n), U256::from(what), U256::from(at), U256::from(bit), ok)
+                    (
+                        U256::from(n),
+                        U256::from(what),
+                        U256::from(at),
+                        U256::from(bit),
+                        ok
+                    )
                         .abi_encode_params()
                 )
             ));
