@@ -210,7 +210,8 @@ contract OpStepVerifierTest is Test {
         assertTrue(ok);
         assertEq(end, m.length);
         // s = 0 means one step: a frontier of one root, not two.
-        (ok,,,) = codec.parse(abi.encodePacked(uint8(1), uint64(0), uint64(0), bytes32(0), uint8(2), bytes32(0), bytes32(0)));
+        (ok,,,) =
+            codec.parse(abi.encodePacked(uint8(1), uint64(0), uint64(0), bytes32(0), uint8(2), bytes32(0), bytes32(0)));
         assertFalse(ok);
     }
 

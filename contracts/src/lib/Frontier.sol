@@ -18,7 +18,9 @@ library Frontier {
     ///         have one root per set bit of `count`.
     function fromRoots(uint256 count, bytes32[] memory roots) internal pure returns (bool ok, Acc memory a) {
         uint256 bits;
-        for (uint256 c = count; c != 0; c &= c - 1) ++bits;
+        for (uint256 c = count; c != 0; c &= c - 1) {
+            ++bits;
+        }
         return (bits == roots.length, Acc(count, roots));
     }
 
@@ -72,11 +74,7 @@ library Frontier {
 
     /// @notice Whether `leaf` is leaf `index` (< count) given its siblings inside the complete subtree
     ///         of the frontier that holds it.
-    function proves(Acc memory a, uint256 index, bytes32 leaf, bytes32[] memory siblings)
-        internal
-        pure
-        returns (bool)
-    {
+    function proves(Acc memory a, uint256 index, bytes32 leaf, bytes32[] memory siblings) internal pure returns (bool) {
         uint256 start;
         uint256 i;
         for (uint256 b = 64; b > 0; --b) {

@@ -221,7 +221,11 @@ library MicroSite {
         return copy(0, ravel(a, ix));
     }
 
-    function sampleStep(uint256 len, uint256[] memory attr, uint256 e, uint256 s) private pure returns (StepSpec memory) {
+    function sampleStep(uint256 len, uint256[] memory attr, uint256 e, uint256 s)
+        private
+        pure
+        returns (StepSpec memory)
+    {
         uint256 sumEnd = len + 7;
         if (s < len) return spec(ADD, lanePrev(s, 0), elem(0, e * len + s), k(0));
         if (s < sumEnd) return treeStep(ADD, len, s - len, 0);

@@ -307,7 +307,7 @@ library OpEntryCodec {
         // ta, tb, m, n, k, group
         o.attrs = new uint256[](6);
         (o.attrs[0], o.attrs[1], o.attrs[2], o.attrs[3], o.attrs[4], o.attrs[5]) =
-            (ta ? 1 : 0, tb ? 1 : 0, m, n, ka, batch / bbatch);
+        (ta ? 1 : 0, tb ? 1 : 0, m, n, ka, batch / bbatch);
         out = new uint256[](ra);
         for (uint256 d; d + 2 < ra; ++d) {
             out[d] = sa[d];

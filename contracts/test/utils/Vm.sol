@@ -45,10 +45,7 @@ interface Vm {
     function readFile(string calldata path) external view returns (string memory data);
     function writeFile(string calldata path, string calldata data) external;
     function parseJsonBytesArray(string calldata json, string calldata key) external pure returns (bytes[] memory);
-    function parseJsonStringArray(string calldata json, string calldata key)
-        external
-        pure
-        returns (string[] memory);
+    function parseJsonStringArray(string calldata json, string calldata key) external pure returns (string[] memory);
     function envOr(string calldata name, uint256 defaultValue) external view returns (uint256 value);
     function envOr(string calldata name, bool defaultValue) external view returns (bool value);
     function envOr(string calldata name, string calldata defaultValue) external view returns (string memory value);
