@@ -321,8 +321,9 @@ fn op_kind(t: &MachineTrace, path: [u64; 3]) -> Option<u8> {
 
 /// The steps the contract is checked on: for the first op of each kind a
 /// random micro-step, its first and second steps, an element boundary and
-/// the final root step; the same of the first assembly step; and one padding
-/// step of an op's and of an assembly's micro list.
+/// the final root step; the same of the first assembly step; one padding
+/// step of an op's and of an assembly's micro list; and a middle step of the
+/// map with the longest element program.
 fn vector_steps(t: &MachineTrace) -> Vec<Vector> {
     let names = [
         "", "matmul", "map", "reduce", "argmax", "dequant", "gather", "reshape", "permute",
@@ -332,6 +333,7 @@ fn vector_steps(t: &MachineTrace) -> Vec<Vector> {
     let mut r = Rng(7);
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
+    let mut longest_map: Option<(u64, [u64; 3])> = None;
     for i in 1..sizes[0] {
         for j in 1..sizes[1] {
             let micro = t.list(&[i, j]);
@@ -347,6 +349,14 @@ fn vector_steps(t: &MachineTrace) -> Vec<Vector> {
                 None => "assembly",
             };
             let mut steps = Vec::new();
+            let first_boundary = (1..end).find(|&k| micro[k as usize].0[1..9] != micro[1].0[1..9]);
+            if let (Some(2), Some(b)) = (kind, first_boundary) {
+                // The map with the longest element program (GELU's erf):
+                // a step in the middle of its first element.
+                if longest_map.as_ref().is_none_or(|&(n, _)| b - 1 > n) {
+                    longest_map = Some((b - 1, [i, j, 1 + (b - 1) / 2]));
+                }
+            }
             if seen.insert(name) {
                 steps.push((name.to_string(), 1 + r.below(end)));
                 steps.push((format!("{name}:first"), 1));
@@ -363,28 +373,41 @@ fn vector_steps(t: &MachineTrace) -> Vec<Vector> {
                 {
                     steps.push((format!("{name}:padding"), end + 1));
                 }
-                if kind.is_some() {
+                if let (Some(_), Some(b)) = (kind, first_boundary) {
                     // The first step of element 1: element 0 enters out_acc.
-                    let s_count = (1..end).find(|&k| micro[k as usize].0[1..9] != micro[1].0[1..9]);
-                    if let Some(b) = s_count {
-                        steps.push((format!("{name}:boundary"), b));
-                    }
+                    steps.push((format!("{name}:boundary"), b));
                 }
             }
             for (label, s) in steps {
-                let path = [i, j, s];
-                out.push(Vector {
-                    label,
-                    path,
-                    roots: roots.clone(),
-                    pre: t.step_pre(&path),
-                    post: micro[s as usize].clone(),
-                    state_len: micro[s as usize - 1].0.len(),
-                });
+                out.push(vector(t, label, [i, j, s], &micro, &roots));
             }
         }
     }
+    if let Some((_, path)) = longest_map {
+        let micro = t.list(&path[..2]);
+        let roots = roots_for(t, &path[..2]);
+        out.push(vector(t, "map:longest".into(), path, &micro, &roots));
+    }
     out
+}
+
+/// The step at `path` of the micro list `micro` with the game's `roots`.
+fn vector(
+    t: &MachineTrace,
+    label: String,
+    path: [u64; 3],
+    micro: &[State],
+    roots: &[Hash],
+) -> Vector {
+    let s = path[2] as usize;
+    Vector {
+        label,
+        path,
+        roots: roots.to_vec(),
+        pre: t.step_pre(&path),
+        post: micro[s].clone(),
+        state_len: micro[s - 1].0.len(),
+    }
 }
 
 /// The vector with one bit flipped: `what` 0 in the post state, 1 in the

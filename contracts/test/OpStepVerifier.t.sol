@@ -123,7 +123,8 @@ contract OpStepVerifierTest is Test {
     /// @notice Gas of `verify` per kind of step (snapshots/OpStepVerifier.json); the budget is 120k.
     function test_verify_gasPerStepKind() public {
         (Vector[] memory v, string[] memory labels) = _vectors();
-        string[6] memory cases = ["matmul", "map", "gather", "matmul:boundary", "map:root", "assembly:first"];
+        string[7] memory cases =
+            ["matmul", "map", "map:longest", "gather", "matmul:boundary", "map:root", "assembly:first"];
         for (uint256 c; c < cases.length; ++c) {
             uint256 i = _find(labels, cases[c]);
             uint256 before = gasleft();

@@ -55,13 +55,15 @@ library OpEntryCodec {
         uint256 end;
     }
 
+    /// @dev A big-endian integer of `n` ≤ 32 bytes: one word load, the bytes after it shifted out.
     function take(Reader memory r, uint256 n) private pure returns (uint256 v) {
-        need(r.pos + n <= r.end);
+        uint256 pos = r.pos;
+        need(pos + n <= r.end);
         bytes memory b = r.b;
-        for (uint256 k; k < n; ++k) {
-            v = (v << 8) | uint8(b[r.pos + k]);
+        assembly ("memory-safe") {
+            v := shr(sub(256, mul(8, n)), mload(add(add(b, 32), pos)))
         }
-        r.pos += n;
+        r.pos = pos + n;
     }
 
     function tensor(Reader memory r) private pure returns (TensorDecl memory t) {
@@ -259,11 +261,12 @@ library OpEntryCodec {
                 need((tag == 0 && value < ins.length) || tag == 1 || (tag == 2 && value < k));
             }
         }
-        o.prog = new bytes(16 * count);
+        bytes memory prog = new bytes(16 * count);
         bytes memory b = a.b;
-        for (uint256 k; k < 16 * count; ++k) {
-            o.prog[k] = b[start + k];
+        assembly ("memory-safe") {
+            mcopy(add(prog, 32), add(add(b, 32), start), mul(16, count))
         }
+        o.prog = prog;
         uint256 rank;
         for (uint256 k; k < ins.length; ++k) {
             need(ins[k].dtype == TensorData.F32);
