@@ -502,6 +502,6 @@ fn step_vectors_for_the_contract_are_up_to_date() {
     let committed = std::fs::read_to_string(VECTORS).unwrap_or_default();
     assert!(
         committed == fresh,
-        "{VECTORS} is stale: regenerate it with REFUTE_WRITE_VECTORS=1 cargo test -p bisection --test machine_game step_vectors"
+        "{VECTORS} is stale: regenerate it with REFUTE_WRITE_VECTORS=1 cargo test -p refute-bisection --test machine_game step_vectors"
     );
 }
