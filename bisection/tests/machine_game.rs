@@ -38,15 +38,15 @@ const DIM: usize = 32;
 const TOKENS: usize = 3;
 
 /// Three layers touching every kind of op the verifier decodes: a Q8_0
-/// embedding gather, RMSNorm (reduce, maps), a linear layer reading Q8_0
-/// weights in place with GELU and a residual, a masked softmax over a
-/// permuted slice, and argmax.
-fn program() -> Program {
+/// embedding gather, RMSNorm (reduce, maps), a linear layer with weights of
+/// dtype `w_dtype` (Q8_0: read in place) with GELU and a residual, a masked
+/// softmax over a permuted slice, and argmax.
+fn program_with(w_dtype: DType) -> Program {
     let mut b = Builder::new();
     let ids = b.input("ids", DType::I32, &[TOKENS]).unwrap();
     let emb = b.weight("emb", DType::Q8_0, &[VOCAB, DIM]).unwrap();
     let g = b.weight("g", DType::F32, &[DIM]).unwrap();
-    let w = b.weight("w", DType::Q8_0, &[DIM, DIM]).unwrap();
+    let w = b.weight("w", w_dtype, &[DIM, DIM]).unwrap();
     let bias = b.weight("b", DType::F32, &[DIM]).unwrap();
     let x = b
         .layer("embed", |b| {
@@ -89,6 +89,10 @@ fn program() -> Program {
     b.finish().unwrap()
 }
 
+fn program() -> Program {
+    program_with(DType::Q8_0)
+}
+
 /// Random Q8_0 blocks with scale `d` (f16 bits).
 fn q8(r: &mut Rng, shape: &[usize], d: u16) -> Tensor {
     let n: usize = shape.iter().product();
@@ -100,7 +104,7 @@ fn q8(r: &mut Rng, shape: &[usize], d: u16) -> Tensor {
     Tensor::from_bytes(DType::Q8_0, shape, bytes).unwrap()
 }
 
-fn weights(r: &mut Rng) -> Vec<Tensor> {
+fn weights(r: &mut Rng, w_dtype: DType) -> Vec<Tensor> {
     let f = |r: &mut Rng, shape: &[usize]| {
         let n: usize = shape.iter().product();
         let v: Vec<f32> = (0..n)
@@ -111,22 +115,30 @@ fn weights(r: &mut Rng) -> Vec<Tensor> {
     vec![
         q8(r, &[VOCAB, DIM], 0x2C00), // 0.0625
         f(r, &[DIM]),
-        q8(r, &[DIM, DIM], 0x2000), // 0.0078125
+        if w_dtype == DType::Q8_0 {
+            q8(r, &[DIM, DIM], 0x2000) // 0.0078125
+        } else {
+            f(r, &[DIM, DIM])
+        },
         f(r, &[DIM]),
     ]
 }
 
-fn trace(fault: Option<Fault>) -> MachineTrace {
+fn trace_with(w_dtype: DType, fault: Option<Fault>) -> MachineTrace {
     let mut r = Rng(0x5eed);
     let ids = Tensor::i32(&[TOKENS], &[3, 0, 4]).unwrap();
     MachineTrace::run(
-        program(),
-        weights(&mut r),
+        program_with(w_dtype),
+        weights(&mut r, w_dtype),
         vec![ids],
         ([1; 32], [2; 32]),
         fault,
     )
     .unwrap()
+}
+
+fn trace(fault: Option<Fault>) -> MachineTrace {
+    trace_with(DType::Q8_0, fault)
 }
 
 fn roots_for(t: &MachineTrace, path: &[u64]) -> Vec<Hash> {
@@ -312,4 +324,221 @@ fn the_honest_side_wins_against_a_lie_at_any_micro_step() {
         );
         assert!(moves[1] > 0, "case {case}: the challenger made no move");
     }
+}
+
+/// Where the differential vectors for the contract's verifier live (read by
+/// `contracts/test/OpStepVerifier.t.sol`).
+const VECTORS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../contracts/test/vectors/op-steps.json"
+);
+
+/// A vector's inputs: the game's context, path, roots, pre and post.
+struct Vector {
+    label: String,
+    path: [u64; 3],
+    roots: Vec<Hash>,
+    pre: State,
+    post: State,
+    /// Bytes of `pre` before its witness.
+    state_len: usize,
+}
+
+/// The op kind of an op step's witness (byte 8 of its op entry), `None`
+/// for assembly and padding steps.
+fn op_kind(t: &MachineTrace, path: [u64; 3]) -> Option<u8> {
+    use alloy::sol_types::SolValue;
+    let state = &t.list(&path[..2])[path[2] as usize - 1];
+    let pre = t.step_pre(&path);
+    let w = bisection::machine::Witness::abi_decode(&pre.0[state.0.len()..]).unwrap();
+    (w.opCount as u64 + 1 > path[1]).then(|| w.opEntry[8])
+}
+
+/// The steps the contract is checked on: for the first op of each kind a
+/// random micro-step, its first and second steps, an element boundary and
+/// the final root step; the same of the first assembly step; one padding
+/// step of an op's and of an assembly's micro list; and a middle step of the
+/// map with the longest element program.
+fn vector_steps(t: &MachineTrace) -> Vec<Vector> {
+    let names = [
+        "", "matmul", "map", "reduce", "argmax", "dequant", "gather", "reshape", "permute",
+        "concat", "slice", "mask", "sample",
+    ];
+    let sizes = t.claim().sizes.clone();
+    let mut r = Rng(7);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    let mut longest_map: Option<(u64, [u64; 3])> = None;
+    for i in 1..sizes[0] {
+        for j in 1..sizes[1] {
+            let micro = t.list(&[i, j]);
+            let roots = roots_for(t, &[i, j]);
+            // The last entry that is not padding.
+            let end = (1..micro.len())
+                .find(|&k| micro[k] == micro[micro.len() - 1])
+                .unwrap() as u64;
+            let kind = op_kind(t, [i, j, 1]);
+            let name = match kind {
+                Some(k) => names.get(k as usize).copied().unwrap_or("op"),
+                None if end == 1 && micro[0] == micro[1] => "padding",
+                None => "assembly",
+            };
+            let mut steps = Vec::new();
+            let first_boundary = (1..end).find(|&k| micro[k as usize].0[1..9] != micro[1].0[1..9]);
+            if let (Some(2), Some(b)) = (kind, first_boundary) {
+                // The map with the longest element program (GELU's erf):
+                // a step in the middle of its first element.
+                if longest_map.as_ref().is_none_or(|&(n, _)| b - 1 > n) {
+                    longest_map = Some((b - 1, [i, j, 1 + (b - 1) / 2]));
+                }
+            }
+            if seen.insert(name) {
+                steps.push((name.to_string(), 1 + r.below(end)));
+                steps.push((format!("{name}:first"), 1));
+                steps.push((format!("{name}:root"), end));
+                if end > 2 {
+                    steps.push((format!("{name}:second"), 2));
+                }
+                if end + 1 < sizes[2]
+                    && seen.insert(if kind.is_some() {
+                        "op list padding"
+                    } else {
+                        "assembly list padding"
+                    })
+                {
+                    steps.push((format!("{name}:padding"), end + 1));
+                }
+                if let (Some(_), Some(b)) = (kind, first_boundary) {
+                    // The first step of element 1: element 0 enters out_acc.
+                    steps.push((format!("{name}:boundary"), b));
+                }
+            }
+            for (label, s) in steps {
+                out.push(vector(t, label, [i, j, s], &micro, &roots));
+            }
+        }
+    }
+    if let Some((_, path)) = longest_map {
+        let micro = t.list(&path[..2]);
+        let roots = roots_for(t, &path[..2]);
+        out.push(vector(t, "map:longest".into(), path, &micro, &roots));
+    }
+    out
+}
+
+/// The step at `path` of the micro list `micro` with the game's `roots`.
+fn vector(
+    t: &MachineTrace,
+    label: String,
+    path: [u64; 3],
+    micro: &[State],
+    roots: &[Hash],
+) -> Vector {
+    let s = path[2] as usize;
+    Vector {
+        label,
+        path,
+        roots: roots.to_vec(),
+        pre: t.step_pre(&path),
+        post: micro[s].clone(),
+        state_len: micro[s - 1].0.len(),
+    }
+}
+
+/// The vector with one bit flipped: `what` 0 in the post state, 1 in the
+/// pre state with its witness, 2 in the roots (byte `at` of their concatenation).
+fn mutate(v: &Vector, what: u8, at: usize, bit: u8) -> (Vec<Hash>, State, State) {
+    let (mut roots, mut pre, mut post) = (v.roots.clone(), v.pre.clone(), v.post.clone());
+    let flip = 1u8 << bit;
+    match what {
+        0 => post.0[at] ^= flip,
+        1 => pre.0[at] ^= flip,
+        _ => roots[at / 32][at % 32] ^= flip,
+    }
+    (roots, pre, post)
+}
+
+/// The differential vectors as JSON: honest steps (each with the reference
+/// verdict) and byte flips of them with the reference's verdict on each. The
+/// program's linear layer has F32 weights here: the Solidity verifier does
+/// not read quantized matmul weights (the `Dequant` operand) yet.
+fn step_vectors() -> String {
+    use alloy::primitives::{B256, Bytes, U256};
+    use alloy::sol_types::SolValue;
+    use bisection::machine::Witness;
+    let t = trace_with(DType::F32, None);
+    let vm = t.vm();
+    let context = t.claim().hash();
+    let vectors = vector_steps(&t);
+    let mut r = Rng(11);
+    let mut encoded = Vec::new();
+    let mut labels = Vec::new();
+    let mut mutations = Vec::new();
+    for (n, v) in vectors.iter().enumerate() {
+        let ok = vm.check(&v.path, &v.roots, &v.pre, &v.post).is_ok();
+        assert!(ok, "honest vector {} at {:?} is rejected", v.label, v.path);
+        let b256 = |h: &Hash| B256::from(*h);
+        encoded.push(format!(
+            "0x{}",
+            hex::encode(
+                (
+                    b256(&context),
+                    v.path.to_vec(),
+                    v.roots.iter().map(b256).collect::<Vec<_>>(),
+                    Bytes::from(v.pre.0.clone()),
+                    Bytes::from(v.post.0.clone()),
+                )
+                    .abi_encode_params()
+            )
+        ));
+        labels.push(v.label.clone());
+        for what in 0..3u8 {
+            let len = [v.post.0.len(), v.pre.0.len(), 96][what as usize];
+            // A flip that leaves the witness a non-canonical ABI encoding (a
+            // dirty high byte of a small integer) is decoded leniently here and
+            // rejected by Solidity's `abi.decode`: such witnesses are left out.
+            let (at, bit, roots, pre, post) = loop {
+                let (at, bit) = (r.below(len as u64) as usize, r.below(8) as u8);
+                let (roots, pre, post) = mutate(v, what, at, bit);
+                let w = &pre.0[v.state_len.min(pre.0.len())..];
+                let canonical = Witness::abi_decode(w).map_or(true, |d| d.abi_encode() == w);
+                if what != 1 || at < v.state_len || canonical {
+                    break (at, bit, roots, pre, post);
+                }
+            };
+            let ok = vm.check(&v.path, &roots, &pre, &post).is_ok();
+            mutations.push(format!(
+                "0x{}",
+                hex::encode(
+                    (
+                        U256::from(n),
+                        U256::from(what),
+                        U256::from(at),
+                        U256::from(bit),
+                        ok
+                    )
+                        .abi_encode_params()
+                )
+            ));
+        }
+    }
+    let json = serde_json::json!({
+        "vectors": encoded,
+        "labels": labels,
+        "mutations": mutations,
+    });
+    serde_json::to_string_pretty(&json).unwrap() + "\n"
+}
+
+#[test]
+fn step_vectors_for_the_contract_are_up_to_date() {
+    let fresh = step_vectors();
+    if std::env::var("REFUTE_WRITE_VECTORS").is_ok() {
+        std::fs::write(VECTORS, &fresh).unwrap();
+    }
+    let committed = std::fs::read_to_string(VECTORS).unwrap_or_default();
+    assert!(
+        committed == fresh,
+        "{VECTORS} is stale: regenerate it with REFUTE_WRITE_VECTORS=1 cargo test -p refute-bisection --test machine_game step_vectors"
+    );
 }

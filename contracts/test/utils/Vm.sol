@@ -45,6 +45,8 @@ interface Vm {
     function ffi(string[] calldata commandInput) external returns (bytes memory result);
     function readFile(string calldata path) external view returns (string memory data);
     function writeFile(string calldata path, string calldata data) external;
+    function parseJsonBytesArray(string calldata json, string calldata key) external pure returns (bytes[] memory);
+    function parseJsonStringArray(string calldata json, string calldata key) external pure returns (string[] memory);
     function envOr(string calldata name, uint256 defaultValue) external view returns (uint256 value);
     function envOr(string calldata name, bool defaultValue) external view returns (bool value);
     function envOr(string calldata name, string calldata defaultValue) external view returns (string memory value);
@@ -59,6 +61,7 @@ interface Vm {
     function assertFalse(bool condition) external pure;
     function assertFalse(bool condition, string calldata err) external pure;
     function assertEq(bool left, bool right) external pure;
+    function assertEq(bool left, bool right, string calldata err) external pure;
     function assertEq(uint256 left, uint256 right) external pure;
     function assertEq(uint256 left, uint256 right, string calldata err) external pure;
     function assertEq(int256 left, int256 right) external pure;

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {Merkle} from "./lib/Merkle.sol";
+import {Float32} from "./lib/Float32.sol";
+import {Witness, TensorRef, Leaves, need} from "./lib/StepWitness.sol";
+import {ListProofs} from "./lib/ListProofs.sol";
+import {Acc, Frontier} from "./lib/Frontier.sol";
+import {Parsed, MachineState} from "./lib/MachineState.sol";
+import {Accum, OutAcc} from "./lib/OutAcc.sol";
+import {TensorData} from "./lib/TensorData.sol";
+import {QuantFields} from "./lib/QuantFields.sol";
+import {OpEntry, OpEntryCodec} from "./lib/OpEntryCodec.sol";
+import {Operand, StepSpec, MicroSite} from "./lib/MicroSite.sol";
+
+/// @title OpStepVerifier
+/// @notice The one-step of a game over a real program (docs/SPEC.md 6.8): decides a step of a micro
+///         list from the claim hash, the game's path (layer step, op step, micro step) and list roots,
+///         and `pre = state ‖ abi.encode(Witness)`, trusting nothing else. It accepts exactly the steps
+///         the reference verifier `bisection::machine::OneStep` accepts, and never reverts: any
+///         rejection inside the check is caught and returned as false.
+/// @dev `verify` takes the list roots `(trace_root, sub_root, micro_root)` after the path, the step
+///      verifier interface of the three-level game.
+contract OpStepVerifier {
+    bytes private constant PROGRAM_TAG = "refute/program/v1";
+    uint8 private constant WEIGHT = 1;
+    uint8 private constant ANY_KIND = 255;
+
+    /// @notice Operand reads in witness order: the next leaves read and step proof, the input roots proven.
+    struct Ops {
+        uint256 read;
+        uint256 stepProof;
+        bytes32[] roots;
+    }
+
+    /// @notice What one step is checked against.
+    struct Ctx {
+        Witness w;
+        bytes32[] roots;
+        uint64[] path;
+        Ops ops;
+        OpEntry entry;
+    }
+
+    /// @notice The leaf committed for the encoded `state` (`State::leaf`).
+    function leafHash(bytes calldata state) external pure returns (bytes32) {
+        return MachineState.leaf(state);
+    }
+
+    /// @notice Whether `post` is the right successor of `pre` at `path` in the game with claim hash
+    ///         `context` and list roots `roots`; false (never a revert) for anything malformed.
+    function verify(
+        bytes32 context,
+        uint64[] calldata path,
+        bytes32[] calldata roots,
+        bytes calldata pre,
+        bytes calldata post
+    ) external view returns (bool) {
+        try this.check(context, path, roots, pre, post) {
+            return true;
+        } catch {
+            return false;
+        }
+    }
+
+    /// @notice Returns when the step is right, reverts (`StepRejected`) otherwise. Public only so that
+    ///         `verify` can catch its reverts.
+    function check(
+        bytes32 context,
+        uint64[] calldata path,
+        bytes32[] calldata roots,
+        bytes calldata pre,
+        bytes calldata post
+    ) external pure {
+        need(path.length == 3 && roots.length == 3);
+        // The game's step indices start at 1 (entry 0 of every list is agreed).
+        need(path[0] >= 1 && path[1] >= 1 && path[2] >= 1);
+        (bool okPre, Parsed memory preState) = MachineState.parse(pre);
+        (bool okPost, Parsed memory postState) = MachineState.parse(post);
+        need(okPre && okPost && postState.end == post.length);
+        Ctx memory cx;
+        cx.w = abi.decode(pre[preState.end:], (Witness));
+        cx.roots = roots;
+        cx.path = path;
+        checkClaim(cx.w, context, roots[0]);
+        checkLayer(cx);
+        uint256 j = path[1];
+        uint256 t = path[2];
+        uint256 nOps = cx.w.opCount;
+        bool same = true;
+        bytes memory expected;
+        if (j == nOps + 1) (same, expected) = assembly_(cx, t, preState);
+        else if (j <= nOps) (same, expected) = opStep(cx, t, preState);
+        if (same) {
+            need(preState.kind == MachineState.ROOT && postState.kind == MachineState.ROOT && preState.h == postState.h);
+        } else {
+            need(keccak256(expected) == keccak256(post));
+        }
+    }
+
+    function checkClaim(Witness memory w, bytes32 context, bytes32 traceRoot) private pure {
+        bytes32 sizesHash = keccak256(abi.encodePacked(w.sizes));
+        bytes32 modelId = Merkle.hashPair(w.weightsRoot, w.archHash);
+        need(keccak256(abi.encode(modelId, w.inputHash, w.outputHash, traceRoot, sizesHash)) == context);
+        need(
+            keccak256(abi.encodePacked(PROGRAM_TAG, w.program[0], w.program[1], w.program[2], w.program[3]))
+                == w.archHash
+        );
+    }
+
+    function checkLayer(Ctx memory cx) private pure {
+        Witness memory w = cx.w;
+        need(w.sizes.length == 3);
+        uint256 layer = cx.path[0] - 1;
+        bytes32 leaf = keccak256(abi.encodePacked(w.firstOp, w.opCount, w.nextIdsRoot));
+        need(w.layerProof.index == layer && ListProofs.proves(w.layerProof, w.program[2], leaf));
+        need(ListProofs.inGameList(cx.roots[1], w.sizes[1], 0, w.stateRoot, w.stateRootProof));
+    }
+
+    /// @notice The root of input tensor `r`, proven where the witness says it lives.
+    function tensorRoot(Ctx memory cx, TensorRef memory r, uint8 kind) private pure returns (bytes32) {
+        bytes32 leaf = TensorData.bound(r.id, r.root);
+        bool ok;
+        if (r.source == 0) {
+            ok = (kind == ANY_KIND || kind == WEIGHT) && ListProofs.proves(r.proof, cx.w.weightsRoot, leaf);
+        } else if (r.source == 1) {
+            ok = kind != WEIGHT && ListProofs.proves(r.proof, cx.w.stateRoot, leaf);
+        } else if (r.source == 2) {
+            uint256 p = r.proof.index;
+            ok = p >= 1 && p < cx.path[1]
+                && ListProofs.inGameList(cx.roots[1], cx.w.sizes[1], p, leaf, r.proof.siblings);
+        }
+        need(ok);
+        return r.root;
+    }
+
+    function assembly_(Ctx memory cx, uint256 t, Parsed memory pre) private pure returns (bool, bytes memory) {
+        Witness memory w = cx.w;
+        uint256 k = w.idProof.length;
+        if (k == 0) {
+            need(w.nextIdsRoot == ListProofs.listRoot(0, bytes32(0)));
+        } else {
+            uint256 idx = t - 1 < k - 1 ? t - 1 : k - 1;
+            need(w.idProof.index == idx && w.tensors.length != 0);
+            need(ListProofs.proves(w.idProof, w.nextIdsRoot, keccak256(abi.encodePacked(w.tensors[0].id))));
+        }
+        if (t > k + 1) return (true, "");
+        Acc memory entries;
+        if (t != 1) need(pre.kind == MachineState.ASSEMBLY && uint256(pre.e) + 2 == t);
+        if (t != 1) entries = pre.acc;
+        if (t == k + 1) return (false, MachineState.root(ListProofs.listRoot(k, Frontier.root(entries))));
+        need(w.tensors.length != 0);
+        TensorRef memory r = w.tensors[0];
+        bytes32 root = tensorRoot(cx, r, ANY_KIND);
+        need(r.source != 0);
+        return (false, MachineState.assembly_(t - 1, Frontier.push(entries, TensorData.bound(r.id, root))));
+    }
+
+    function opStep(Ctx memory cx, uint256 t, Parsed memory pre) private pure returns (bool, bytes memory) {
+        Witness memory w = cx.w;
+        uint256 o = uint256(w.firstOp) + cx.path[1] - 1;
+        need(w.opProof.index == o && ListProofs.proves(w.opProof, w.program[1], keccak256(w.opEntry)));
+        OpEntry memory entry = OpEntryCodec.decode(w.opEntry);
+        cx.entry = entry;
+        cx.ops.roots = new bytes32[](entry.inputs.length);
+        (uint256 n, uint256 sCount) = (entry.outLen, entry.stepCount);
+        uint256 total = n * sCount;
+        if (t > total + 1) return (true, "");
+        if (t == total + 1) {
+            Accum memory acc = n == 0 ? OutAcc.empty() : append(cx, pre, n);
+            bytes32 root = TensorData.tensorRoot(entry.output.dtype, entry.output.shape, OutAcc.dataRoot(acc));
+            return (false, MachineState.root(TensorData.bound(entry.output.id, root)));
+        }
+        (uint256 e, uint256 s) = ((t - 1) / sCount, (t - 1) % sCount);
+        bytes32 outAcc;
+        Acc memory steps;
+        if (s == 0) {
+            outAcc = OutAcc.hash(e == 0 ? OutAcc.empty() : append(cx, pre, e));
+        } else {
+            need(pre.kind == MachineState.MICRO && pre.e == e && uint256(pre.s) + 1 == s);
+            (outAcc, steps) = (pre.h, pre.acc);
+        }
+        // Only gather reads a word (its index) to locate its operand.
+        uint32 index;
+        if (entry.opcode == OpEntryCodec.GATHER) index = word(cx, 1, e / entry.attrs[0]);
+        StepSpec memory spec = MicroSite.step(entry, e, s, index);
+        uint32[3] memory args;
+        for (uint256 k; k < spec.arity; ++k) {
+            Operand memory src = spec.srcs[k];
+            if (src.tag == MicroSite.CONST) args[k] = uint32(src.a);
+            else if (src.tag == MicroSite.STEP) args[k] = stepResult(cx, steps, src.a);
+            else if (src.tag == MicroSite.ELEM) args[k] = word(cx, src.a, src.b);
+            else args[k] = field(cx, src.a, src.b, src.c);
+        }
+        uint32 result = Float32.exec(spec.prim, args[0], args[1], args[2]);
+        return (false, MachineState.micro(e, s, outAcc, Frontier.push(steps, bytes32(uint256(result)))));
+    }
+
+    /// @notice out_acc after element e − 1 (step S − 1 of the pre state's list) is appended.
+    function append(Ctx memory cx, Parsed memory pre, uint256 e) private pure returns (Accum memory acc) {
+        uint256 sCount = cx.entry.stepCount;
+        need(pre.kind == MachineState.MICRO && uint256(pre.e) + 1 == e && uint256(pre.s) + 1 == sCount);
+        bool ok;
+        (ok, acc) = OutAcc.decode(cx.w.outAcc);
+        need(ok && OutAcc.hash(acc) == pre.h);
+        OutAcc.push(acc, stepResult(cx, pre.acc, sCount - 1));
+    }
+
+    function inputRoot(Ctx memory cx, uint256 q) private pure returns (bytes32 root) {
+        root = cx.ops.roots[q];
+        if (root != bytes32(0)) return root;
+        need(q < cx.w.tensors.length);
+        TensorRef memory r = cx.w.tensors[q];
+        need(r.id == cx.entry.inputs[q].id);
+        root = tensorRoot(cx, r, cx.entry.inputs[q].kind);
+        need(root != bytes32(0));
+        cx.ops.roots[q] = root;
+    }
+
+    /// @notice Bytes `start .. start + len` of input `q`, from the next proven leaves.
+    function readBytes(Ctx memory cx, uint256 q, uint256 start, uint256 len) private pure returns (bytes memory out) {
+        need(q < cx.entry.inputs.length);
+        bytes32 root = inputRoot(cx, q);
+        uint8 dtype = cx.entry.inputs[q].dtype;
+        uint256[] memory shape = cx.entry.inputs[q].shape;
+        (bool ok, uint256 nbytes) = TensorData.byteLen(dtype, shape);
+        need(ok && start + len <= nbytes);
+        uint256 l = TensorData.LEAF_SIZE;
+        (uint256 first, uint256 last) = (start / l, (start + len - 1) / l);
+        need(cx.ops.read < cx.w.reads.length);
+        Leaves memory leaves = cx.w.reads[cx.ops.read++];
+        uint256 count = last - first + 1;
+        need(leaves.first == first && leaves.data.length == count * l && leaves.siblings.length == count);
+        uint256 nLeaves = nbytes == 0 ? 1 : (nbytes + l - 1) / l;
+        uint256 depth = Merkle.depthFor(nLeaves);
+        bytes memory data = leaves.data;
+        for (uint256 k; k < count; ++k) {
+            bytes32 h;
+            assembly ("memory-safe") {
+                h := keccak256(add(add(data, 32), mul(k, 256)), 256)
+            }
+            bytes32[] memory sib = leaves.siblings[k];
+            need(sib.length == depth);
+            bytes32 dataRoot = ListProofs.rootFromPath(h, first + k, sib);
+            need(TensorData.tensorRoot(dtype, shape, dataRoot) == root);
+        }
+        out = new bytes(len);
+        uint256 off = start - first * l;
+        assembly ("memory-safe") {
+            mcopy(add(out, 32), add(add(data, 32), off), len)
+        }
+    }
+
+    function word(Ctx memory cx, uint256 q, uint256 index) private pure returns (uint32) {
+        return TensorData.wordLE(readBytes(cx, q, index * 4, 4), 0);
+    }
+
+    function field(Ctx memory cx, uint256 q, uint256 index, uint256 f) private pure returns (uint32) {
+        need(q < cx.entry.inputs.length);
+        uint8 dtype = cx.entry.inputs[q].dtype;
+        (uint256 be, uint256 bb) = TensorData.blockOf(dtype);
+        bytes memory blk = readBytes(cx, q, index / be * bb, bb);
+        return QuantFields.field(dtype, blk, index % be, f);
+    }
+
+    /// @notice The result of step `k` from the step-list frontier `steps`, by the next step proof.
+    function stepResult(Ctx memory cx, Acc memory steps, uint256 k) private pure returns (uint32) {
+        need(cx.ops.stepProof < cx.w.stepProofs.length);
+        bytes32[] memory proof = cx.w.stepProofs[cx.ops.stepProof++];
+        need(proof.length != 0);
+        bytes32[] memory siblings = new bytes32[](proof.length - 1);
+        for (uint256 i = 1; i < proof.length; ++i) {
+            siblings[i - 1] = proof[i];
+        }
+        need(k < steps.count && Frontier.proves(steps, k, proof[0], siblings));
+        need(uint256(proof[0]) <= type(uint32).max);
+        return uint32(uint256(proof[0]));
+    }
+}

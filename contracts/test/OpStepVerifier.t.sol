@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {Test} from "./utils/Test.sol";
+import {OpStepVerifier} from "../src/OpStepVerifier.sol";
+import {Merkle} from "../src/lib/Merkle.sol";
+import {Acc, Frontier} from "../src/lib/Frontier.sol";
+import {Accum, OutAcc} from "../src/lib/OutAcc.sol";
+import {Parsed, MachineState} from "../src/lib/MachineState.sol";
+import {ListProofs} from "../src/lib/ListProofs.sol";
+import {ListProof} from "../src/lib/StepWitness.sol";
+import {QuantFields} from "../src/lib/QuantFields.sol";
+import {TensorData} from "../src/lib/TensorData.sol";
+
+/// @notice Calldata entry points for the state codec (it parses calldata).
+contract StateCodecHarness {
+    function parse(bytes calldata b) external pure returns (bool ok, uint8 kind, uint256 count, uint256 end) {
+        Parsed memory p;
+        (ok, p) = MachineState.parse(b);
+        return (ok, p.kind, p.acc.count, p.end);
+    }
+
+    function leaf(bytes calldata b) external pure returns (bytes32) {
+        return MachineState.leaf(b);
+    }
+}
+
+/// @notice The contract's verdict equals the reference verifier's (`bisection::machine::OneStep`) on the
+///         vectors `cargo test -p refute-bisection --test machine_game step_vectors` writes: honest steps
+///         of every op kind, element boundaries, root, assembly and padding steps, and one-bit flips of
+///         their post state, pre state with witness, and roots.
+contract OpStepVerifierTest is Test {
+    OpStepVerifier internal verifier;
+    StateCodecHarness internal codec;
+    string internal json;
+
+    struct Vector {
+        bytes32 context;
+        uint64[] path;
+        bytes32[] roots;
+        bytes pre;
+        bytes post;
+    }
+
+    function setUp() public {
+        verifier = new OpStepVerifier();
+        codec = new StateCodecHarness();
+        json = vm.readFile(string.concat(vm.projectRoot(), "/test/vectors/op-steps.json"));
+    }
+
+    function _vectors() internal view returns (Vector[] memory v, string[] memory labels) {
+        bytes[] memory raw = vm.parseJsonBytesArray(json, ".vectors");
+        labels = vm.parseJsonStringArray(json, ".labels");
+        assertEq(raw.length, labels.length, "one label per vector");
+        v = new Vector[](raw.length);
+        for (uint256 i; i < raw.length; ++i) {
+            (v[i].context, v[i].path, v[i].roots, v[i].pre, v[i].post) =
+                abi.decode(raw[i], (bytes32, uint64[], bytes32[], bytes, bytes));
+        }
+    }
+
+    function _verify(Vector memory v) internal view returns (bool) {
+        return verifier.verify(v.context, v.path, v.roots, v.pre, v.post);
+    }
+
+    function test_verify_acceptsEveryHonestVector() public view {
+        (Vector[] memory v, string[] memory labels) = _vectors();
+        vm.assertGt(v.length, 20);
+        for (uint256 i; i < v.length; ++i) {
+            assertTrue(_verify(v[i]), string.concat("honest vector rejected: ", labels[i], " #", vm.toString(i)));
+            // leafHash of the pre (witness included) is the leaf of its state alone.
+            assertEq(verifier.leafHash(v[i].pre), codec.leaf(v[i].pre));
+        }
+    }
+
+    function test_verify_matchesTheReferenceOnEveryMutation() public view {
+        (Vector[] memory v,) = _vectors();
+        bytes[] memory muts = vm.parseJsonBytesArray(json, ".mutations");
+        vm.assertGt(muts.length, 2 * v.length);
+        uint256 rejected;
+        for (uint256 i; i < muts.length; ++i) {
+            (uint256 n, uint256 what, uint256 pos, uint256 bit, bool ok) =
+                abi.decode(muts[i], (uint256, uint256, uint256, uint256, bool));
+            // A new struct: the flips below replace its fields, never the vector's.
+            Vector memory m = Vector(v[n].context, v[n].path, v[n].roots, v[n].pre, v[n].post);
+            bytes1 flip = bytes1(uint8(1 << bit));
+            if (what == 0) {
+                m.post = bytes.concat(m.post);
+                m.post[pos] ^= flip;
+            } else if (what == 1) {
+                m.pre = bytes.concat(m.pre);
+                m.pre[pos] ^= flip;
+            } else {
+                bytes32[] memory r = new bytes32[](3);
+                for (uint256 k; k < 3; ++k) {
+                    r[k] = m.roots[k];
+                }
+                r[pos / 32] ^= bytes32(flip) >> (8 * (pos % 32));
+                m.roots = r;
+            }
+            vm.assertEq(_verify(m), ok, string.concat("verdict differs on mutation #", vm.toString(i)));
+            if (!ok) ++rejected;
+        }
+        vm.assertGt(rejected, muts.length / 2);
+    }
+
+    function test_verify_rejectsAnotherGamesContext() public view {
+        (Vector[] memory v,) = _vectors();
+        v[0].context ^= bytes32(uint256(1));
+        assertFalse(_verify(v[0]));
+    }
+
+    function test_verify_rejectsWrongPathAndRootCountsWithoutReverting() public view {
+        (Vector[] memory v,) = _vectors();
+        Vector memory m = v[0];
+        uint64[] memory path = new uint64[](2);
+        assertFalse(verifier.verify(m.context, path, m.roots, m.pre, m.post));
+        assertFalse(verifier.verify(m.context, m.path, new bytes32[](2), m.pre, m.post));
+        assertFalse(verifier.verify(m.context, m.path, m.roots, abi.encodePacked(bytes10(bytes32(m.pre))), m.post));
+        assertFalse(verifier.verify(m.context, m.path, m.roots, "", ""));
+    }
+
+    /// @notice Gas of `verify` per kind of step (snapshots/OpStepVerifier.json); the budget is 120k.
+    function test_verify_gasPerStepKind() public {
+        (Vector[] memory v, string[] memory labels) = _vectors();
+        string[7] memory cases =
+            ["matmul", "map", "map:longest", "gather", "matmul:boundary", "map:root", "assembly:first"];
+        for (uint256 c; c < cases.length; ++c) {
+            uint256 i = _find(labels, cases[c]);
+            uint256 before = gasleft();
+            bool ok = _verify(v[i]);
+            uint256 used = before - gasleft();
+            assertTrue(ok);
+            vm.snapshotValue("OpStepVerifier", cases[c], used);
+        }
+    }
+
+    function _find(string[] memory labels, string memory label) internal pure returns (uint256) {
+        for (uint256 i; i < labels.length; ++i) {
+            if (keccak256(bytes(labels[i])) == keccak256(bytes(label))) return i;
+        }
+        revert(string.concat("no vector labelled ", label));
+    }
+
+    // ------------------------------------------------------------------ libraries
+
+    function test_frontier_pushAndRootMatchAPaddedTree() public pure {
+        bytes32[] memory leaves = new bytes32[](8);
+        Acc memory a;
+        for (uint256 n = 1; n <= 5; ++n) {
+            a = Frontier.push(a, bytes32(n));
+            leaves[n - 1] = bytes32(n);
+        }
+        // 5 leaves padded to 8 with zero hashes.
+        assertEq(Frontier.root(a), Merkle.rootOfPow2(leaves));
+        assertEq(a.roots.length, 2);
+    }
+
+    function test_frontier_rootOfNothingIsZero() public pure {
+        Acc memory a;
+        assertEq(Frontier.root(a), bytes32(0));
+    }
+
+    function test_frontier_provesALeafInsideItsSubtree() public pure {
+        Acc memory a;
+        for (uint256 n = 1; n <= 6; ++n) {
+            a = Frontier.push(a, bytes32(n));
+        }
+        // Leaf 4 (value 5) sits in the 2-leaf subtree {5, 6}: its sibling is 6.
+        bytes32[] memory sib = new bytes32[](1);
+        sib[0] = bytes32(uint256(6));
+        assertTrue(Frontier.proves(a, 4, bytes32(uint256(5)), sib));
+        assertFalse(Frontier.proves(a, 5, bytes32(uint256(5)), sib));
+        assertFalse(Frontier.proves(a, 6, bytes32(uint256(7)), new bytes32[](0)));
+    }
+
+    function test_frontier_fromRootsNeedsOneRootPerSetBit() public pure {
+        (bool ok,) = Frontier.fromRoots(5, new bytes32[](2));
+        assertTrue(ok);
+        (ok,) = Frontier.fromRoots(5, new bytes32[](1));
+        assertFalse(ok);
+    }
+
+    function test_outAcc_roundTripsAndFillsLeaves() public pure {
+        Accum memory a = OutAcc.empty();
+        for (uint32 w; w < 65; ++w) {
+            OutAcc.push(a, w);
+        }
+        assertEq(a.leaves.count, 1);
+        bytes memory pre = abi.encodePacked(uint64(a.e), a.leaf, Frontier.encode(a.leaves));
+        (bool ok, Accum memory b) = OutAcc.decode(pre);
+        assertTrue(ok);
+        assertEq(OutAcc.hash(b), OutAcc.hash(a));
+        assertEq(OutAcc.dataRoot(b), OutAcc.dataRoot(a));
+        (ok,) = OutAcc.decode(bytes.concat(pre, bytes1(0)));
+        assertFalse(ok);
+    }
+
+    function test_outAcc_emptyTensorIsOneZeroLeaf() public pure {
+        assertEq(OutAcc.dataRoot(OutAcc.empty()), keccak256(new bytes(256)));
+    }
+
+    function test_parse_rejectsTruncatedAndUnknownStates() public view {
+        (bool ok,,,) = codec.parse(hex"00");
+        assertFalse(ok);
+        (ok,,,) = codec.parse(hex"03");
+        assertFalse(ok);
+        bytes memory m = abi.encodePacked(uint8(1), uint64(0), uint64(0), bytes32(0), uint8(1), bytes32(0));
+        uint256 end;
+        (ok,,, end) = codec.parse(m);
+        assertTrue(ok);
+        assertEq(end, m.length);
+        // s = 0 means one step: a frontier of one root, not two.
+        (ok,,,) =
+            codec.parse(abi.encodePacked(uint8(1), uint64(0), uint64(0), bytes32(0), uint8(2), bytes32(0), bytes32(0)));
+        assertFalse(ok);
+    }
+
+    function test_leafHash_isTheRootItselfForKindZero() public view {
+        bytes32 h = keccak256("x");
+        assertEq(verifier.leafHash(abi.encodePacked(uint8(0), h, hex"ff")), h);
+        assertEq(verifier.leafHash(hex"07"), keccak256(hex"07"));
+    }
+
+    function test_listProofs_provesAnEntryOfAList() public pure {
+        bytes32[] memory sib = new bytes32[](1);
+        sib[0] = bytes32(uint256(2));
+        bytes32 root = ListProofs.listRoot(2, Merkle.hashPair(bytes32(uint256(1)), sib[0]));
+        assertTrue(ListProofs.proves(ListProof(2, 0, sib), root, bytes32(uint256(1))));
+        assertFalse(ListProofs.proves(ListProof(2, 1, sib), root, bytes32(uint256(1))));
+        assertFalse(ListProofs.proves(ListProof(3, 0, sib), root, bytes32(uint256(1))));
+    }
+
+    function test_quantFields_decodesQ8AndQ4Blocks() public pure {
+        bytes memory q8 = new bytes(34);
+        (q8[0], q8[1], q8[2 + 5]) = (bytes1(0x00), bytes1(0x2c), bytes1(0xff));
+        assertEq(QuantFields.field(TensorData.Q8_0, q8, 5, 0), 0x2c00);
+        assertEq(QuantFields.field(TensorData.Q8_0, q8, 5, 1), uint32(int32(-1)));
+        bytes memory q4 = new bytes(18);
+        q4[2 + 3] = bytes1(0xa1);
+        assertEq(QuantFields.field(TensorData.Q4_0, q4, 3, 1), uint32(int32(1 - 8)));
+        assertEq(QuantFields.field(TensorData.Q4_0, q4, 19, 1), uint32(int32(10 - 8)));
+    }
+}
