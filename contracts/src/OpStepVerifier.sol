@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
+import {IStepVerifier} from "./interfaces/IStepVerifier.sol";
 import {Merkle} from "./lib/Merkle.sol";
 import {Float32} from "./lib/Float32.sol";
 import {Witness, TensorRef, Leaves, need} from "./lib/StepWitness.sol";
@@ -21,7 +22,7 @@ import {Operand, StepSpec, MicroSite} from "./lib/MicroSite.sol";
 ///         rejection inside the check is caught and returned as false.
 /// @dev `verify` takes the list roots `(trace_root, sub_root, micro_root)` after the path, the step
 ///      verifier interface of the three-level game.
-contract OpStepVerifier {
+contract OpStepVerifier is IStepVerifier {
     bytes private constant PROGRAM_TAG = "refute/program/v1";
     uint8 private constant WEIGHT = 1;
     uint8 private constant ANY_KIND = 255;
