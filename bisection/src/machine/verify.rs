@@ -57,6 +57,11 @@ impl OneStep {
             path.len() == 3 && roots.len() == 3,
             "a one-step is at level 2 (path {path:?})"
         );
+        // Step indices start at 1: entry 0 of every list is agreed.
+        ensure!(
+            path.iter().all(|&i| i >= 1),
+            "step index 0 in path {path:?}"
+        );
         let (pre_state, witness) = pre.split().ok_or("the pre state is malformed")?;
         let (post_state, rest) = post.split().ok_or("the post state is malformed")?;
         ensure!(rest.is_empty(), "the post state has trailing bytes");

@@ -300,10 +300,22 @@ impl Site {
     /// A map of the element program `program` over inputs `ins` (broadcast):
     /// the site of a map op decoded from its program encoding.
     pub fn for_map(program: Program, ins: &[Desc<'_>]) -> Result<Site> {
-        if ins.is_empty() || ins.iter().any(|d| d.0 != DType::F32) {
+        let reads_missing_input = program.instrs.iter().any(|i| {
+            i.srcs
+                .iter()
+                .any(|s| matches!(s, Src::Input(n) if *n as usize >= ins.len()))
+        });
+        if ins.is_empty()
+            || ins.len() > 4
+            || ins.iter().any(|d| d.0 != DType::F32)
+            || reads_missing_input
+        {
             return Err(Error::Op {
                 op: "map".into(),
-                msg: "takes 1 to 4 F32 inputs".into(),
+                msg: format!(
+                    "takes 1 to 4 F32 inputs, and its program may read only those ({} given)",
+                    ins.len()
+                ),
             });
         }
         let shapes: Vec<&[usize]> = ins.iter().map(|d| d.1).collect();
