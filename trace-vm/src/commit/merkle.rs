@@ -129,7 +129,8 @@ impl MerkleAccumulator {
         for &(h, root) in &self.stack {
             let size = 1u64 << h;
             if index < start + size {
-                return siblings.len() == h && root_from_path(leaf, index - start, siblings) == root;
+                return siblings.len() == h
+                    && root_from_path(leaf, index - start, siblings) == root;
             }
             start += size;
         }
