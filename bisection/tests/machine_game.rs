@@ -6,12 +6,10 @@
 // Helpers outside #[test] functions unwrap too: a failed setup is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use bisection::game::rules::{Game, Params, Role};
-use bisection::game::sim::play;
-use bisection::game::strategy::Honest;
+use bisection::game::rules::{Params, Role};
 use bisection::game::tree::Tree;
 use bisection::game::view::{Trace, Vm};
-use bisection::machine::{Fault, MachineTrace, State};
+use bisection::machine::{Fault, MachineTrace, State, play_dispute};
 use trace_vm::arith::Prim;
 use trace_vm::commit::{DType, Hash};
 use trace_vm::ops::Op;
@@ -228,29 +226,17 @@ fn honest_steps_verify_and_tampered_ones_do_not() {
 }
 
 fn dispute(liar_defends: bool, fault: Fault, arity_log2: u32) -> (Role, [u32; 2]) {
-    let honest = trace(None);
-    let liar = trace(Some(fault));
-    let (mut defender, mut challenger) = if liar_defends {
+    let (honest, liar) = (trace(None), trace(Some(fault)));
+    let (defender, challenger) = if liar_defends {
         (liar, honest)
     } else {
         (honest, liar)
     };
-    let claim = defender.claim().clone();
-    defender.dispute(&claim);
-    challenger.dispute(&claim);
-    let vm = defender.vm().clone();
     let params = Params {
         arity_log2,
         clock: 3_600,
     };
-    let game = Game::new(params, claim.sizes.clone(), claim.trace_root, 0);
-    let out = play(
-        &vm,
-        game,
-        &mut Honest::new(defender),
-        &mut Honest::new(challenger),
-        0,
-    );
+    let out = play_dispute(defender, challenger, params);
     (out.winner, out.moves)
 }
 

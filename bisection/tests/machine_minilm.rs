@@ -4,11 +4,8 @@
 //! the lie. The honest side wins whether the liar posted the claim or
 //! challenges the honest one, through the reference one-step verifier.
 
-use bisection::game::rules::{Game, Params, Role};
-use bisection::game::sim::play;
-use bisection::game::strategy::Honest;
-use bisection::game::view::Trace;
-use bisection::machine::{Fault, MachineTrace};
+use bisection::game::rules::{Params, Role};
+use bisection::machine::{Fault, MachineTrace, play_dispute};
 use trace_vm::format::models_dir;
 use trace_vm::models::Compiled;
 use trace_vm::models::Encoder;
@@ -78,31 +75,22 @@ fn a_one_bit_lie_deep_in_minilm_loses_whoever_tells_it() {
             liar.claim().trace_root,
             "the lie reaches the trace"
         );
-        let (mut defender, mut challenger) = if liar_defends {
+        let claim = if liar_defends {
+            liar.claim()
+        } else {
+            honest.claim()
+        }
+        .clone();
+        let (defender, challenger) = if liar_defends {
             (liar, honest)
         } else {
             (honest, liar)
         };
-        let claim = defender.claim().clone();
-        defender.dispute(&claim);
-        challenger.dispute(&claim);
-        let vm = defender.vm().clone();
-        let game = Game::new(
-            Params {
-                arity_log2: 4,
-                clock: 3_600,
-            },
-            claim.sizes.clone(),
-            claim.trace_root,
-            0,
-        );
-        let out = play(
-            &vm,
-            game,
-            &mut Honest::new(defender),
-            &mut Honest::new(challenger),
-            0,
-        );
+        let params = Params {
+            arity_log2: 4,
+            clock: 3_600,
+        };
+        let out = play_dispute(defender, challenger, params);
         eprintln!(
             "MiniLM, {} tokens, level sizes {:?}, liar defends: {liar_defends}: {:?} wins, moves {:?}",
             ids.len(),

@@ -573,3 +573,24 @@ impl Trace for MachineTrace {
         }
     }
 }
+
+/// Plays a whole game off-chain on `defender`'s claim, both sides following
+/// their own trace with the honest strategy (a liar's trace makes it lie).
+pub fn play_dispute(
+    mut defender: MachineTrace,
+    mut challenger: MachineTrace,
+    params: crate::game::rules::Params,
+) -> crate::game::sim::Outcome {
+    let claim = defender.claim().clone();
+    defender.dispute(&claim);
+    challenger.dispute(&claim);
+    let vm = defender.vm().clone();
+    let game = crate::game::rules::Game::new(params, claim.sizes.clone(), claim.trace_root, 0);
+    crate::game::sim::play(
+        &vm,
+        game,
+        &mut crate::game::strategy::Honest::new(defender),
+        &mut crate::game::strategy::Honest::new(challenger),
+        0,
+    )
+}

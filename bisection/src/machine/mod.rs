@@ -11,7 +11,7 @@ mod state;
 mod verify;
 mod witness;
 
-pub use lists::{Fault, MachineTrace, level_sizes};
+pub use lists::{Fault, MachineTrace, level_sizes, play_dispute};
 pub use state::State;
 pub use verify::{OneStep, Reject};
 pub use witness::{Claim, Witness};

@@ -7,7 +7,7 @@ use alloy::sol_types::SolValue;
 use trace_vm::arith::{Arith, Eval, Reference};
 use trace_vm::commit::merkle::{depth_for, list_root_from, root_from_path};
 use trace_vm::commit::tensor::leaf_count;
-use trace_vm::commit::{Hash, LEAF_SIZE, MerkleAccumulator, TensorHeader, bound, keccak256};
+use trace_vm::commit::{DType, Hash, LEAF_SIZE, MerkleAccumulator, TensorHeader, bound, keccak256};
 use trace_vm::ops::Operand;
 use trace_vm::ops::quant;
 use trace_vm::program::{OpEntry, PROGRAM_TAG, TensorKind, decode_op};
@@ -436,7 +436,12 @@ impl<'a> Operands<'a> {
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    fn field(&mut self, q: usize, index: u64, field: u8) -> Result<u32, Reject> {
+    /// The decoded fields of element `index` of quantized input `q`, from its proven block.
+    fn fields(
+        &mut self,
+        q: usize,
+        index: u64,
+    ) -> Result<(DType, [u32; quant::MAX_FIELDS]), Reject> {
         let dtype = self
             .entry
             .inputs
@@ -445,20 +450,16 @@ impl<'a> Operands<'a> {
             .dtype;
         let (be, bb) = dtype.block();
         let block = self.bytes(q, index / be * bb, bb)?;
-        Ok(quant::fields(dtype, &block, (index % be) as usize)[field as usize % quant::MAX_FIELDS])
+        Ok((dtype, quant::fields(dtype, &block, (index % be) as usize)))
+    }
+
+    fn field(&mut self, q: usize, index: u64, field: u8) -> Result<u32, Reject> {
+        Ok(self.fields(q, index)?.1[field as usize % quant::MAX_FIELDS])
     }
 
     /// Element `index` of quantized input `q`, dequantized from its proven block.
     fn dequant(&mut self, q: usize, index: u64) -> Result<u32, Reject> {
-        let dtype = self
-            .entry
-            .inputs
-            .get(q)
-            .ok_or(format!("the op has no input {q}"))?
-            .dtype;
-        let (be, bb) = dtype.block();
-        let block = self.bytes(q, index / be * bb, bb)?;
-        let f = quant::fields(dtype, &block, (index % be) as usize);
+        let (dtype, f) = self.fields(q, index)?;
         Ok(quant::run(
             dtype,
             &mut Eval(&Reference),
