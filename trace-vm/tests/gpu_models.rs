@@ -13,9 +13,7 @@ use std::time::Instant;
 
 use trace_vm::arith::Fast;
 use trace_vm::backend::{Backend, Cpu};
-use trace_vm::exec;
-use trace_vm::models::gemma::Task;
-use trace_vm::models::{Decoder, Encoder, Sampling};
+use trace_vm::models::{Decoder, Encoder};
 
 #[test]
 fn minilm_trace_root_equals_cpu() {
@@ -52,48 +50,5 @@ fn gemma3_blocks_equal_cpu() {
     };
     let Some(gpu) = common::gpu() else { return };
     let dec = Decoder::open(dir.join("model.gguf")).expect("open gemma3-270m");
-    let prompt = dec.tokenizer().encode("Hi");
-    let compiled = dec
-        .compile(Task::Generate {
-            prompt_len: prompt.len(),
-            new_tokens: 1,
-            sampling: Sampling::Greedy,
-        })
-        .expect("compile");
-    let inputs = dec.inputs(&prompt).expect("inputs");
-    let layer = |name: &str| {
-        compiled
-            .program
-            .layers()
-            .iter()
-            .position(|l| l.name == name)
-            .unwrap_or_else(|| panic!("no layer {name}"))
-    };
-    let (local, global) = (layer("step0.block0"), layer("step0.block5"));
-    let cpu = exec::run_with(
-        &compiled.program,
-        &Cpu::new(Fast),
-        &compiled.weights,
-        &inputs,
-        &[local, global],
-    )
-    .expect("cpu run");
-    assert_eq!(cpu.captured.len(), 2, "both blocks captured");
-    for state in &cpu.captured {
-        let t = Instant::now();
-        let r =
-            exec::run_layer(&compiled.program, &gpu, &compiled.weights, state).expect("gpu layer");
-        eprintln!(
-            "gemma3-270m layer {} on {}: {:.2} s",
-            state.index,
-            gpu.name(),
-            t.elapsed().as_secs_f64()
-        );
-        assert_eq!(
-            r.state_out.root().expect("root"),
-            cpu.state_roots[state.index + 1],
-            "layer {}",
-            state.index
-        );
-    }
+    support::gemma_blocks_agree(&dec, &gpu);
 }

@@ -16,7 +16,6 @@ mod support;
 use serde::Deserialize;
 use trace_vm::arith::{Fast, Reference};
 use trace_vm::backend::Cpu;
-use trace_vm::exec;
 use trace_vm::models::gemma::Task;
 use trace_vm::models::{Decoder, Sampling};
 
@@ -190,47 +189,7 @@ fn seeded_sampling_is_reproducible() {
 #[test]
 fn fast_and_reference_backends_give_the_same_trace() {
     let Some((dec, _)) = setup() else { return };
-    let prompt = dec.tokenizer().encode("Hi");
-    let compiled = dec
-        .compile(Task::Generate {
-            prompt_len: prompt.len(),
-            new_tokens: 1,
-            sampling: Sampling::Greedy,
-        })
-        .expect("compile");
-    let inputs = dec.inputs(&prompt).expect("inputs");
-    let layer = |name: &str| {
-        compiled
-            .program
-            .layers()
-            .iter()
-            .position(|l| l.name == name)
-            .unwrap_or_else(|| panic!("no layer {name}"))
-    };
-    let (local, global) = (layer("step0.block0"), layer("step0.block5"));
-    let fast = exec::run_with(
-        &compiled.program,
-        &Cpu::new(Fast),
-        &compiled.weights,
-        &inputs,
-        &[local, global],
-    )
-    .expect("fast run");
-    for state in &fast.captured {
-        let r = exec::run_layer(
-            &compiled.program,
-            &Cpu::new(Reference),
-            &compiled.weights,
-            state,
-        )
-        .expect("reference layer");
-        assert_eq!(
-            r.state_out.root().expect("root"),
-            fast.state_roots[state.index + 1],
-            "layer {}",
-            state.index
-        );
-    }
+    let (compiled, inputs, fast) = support::gemma_blocks_agree(&dec, &Cpu::new(Reference));
     if std::env::var("REFUTE_SLOW").is_ok_and(|v| v == "1") {
         let reference = compiled
             .run(&Cpu::new(Reference), &inputs)
