@@ -11,6 +11,7 @@ use trace_vm::models::Compiled;
 use trace_vm::models::Encoder;
 use trace_vm::ops::OpKind;
 use trace_vm::ops::micro::Site;
+use trace_vm::program::Program;
 
 /// The installed MiniLM, or `None` after a loud message; under `CI=true` a
 /// missing model is a failure.
@@ -40,34 +41,25 @@ fn run(enc: &Encoder, compiled: &Compiled, ids: &[u32], fault: Option<Fault>) ->
     .expect("run")
 }
 
-#[test]
-fn a_one_bit_lie_deep_in_minilm_loses_whoever_tells_it() {
-    let Some(enc) = minilm() else { return };
-    let ids = enc.tokenize("Refute checks inference.").expect("tokenize");
-    let compiled = enc.compile(ids.len()).expect("compile");
-    let p = &compiled.program;
-    // A map op (an element program of several steps) in the middle layer,
-    // lying at its element 0's last step: the element's value is wrong.
-    let mid = p.layers().len() / 2;
-    let op = p.layers()[mid]
-        .ops
-        .clone()
-        .find(|&i| p.ops()[i].op.kind() == OpKind::Map)
-        .expect("the layer has a map op");
+fn site(p: &Program, op: usize) -> Site {
     let node = &p.ops()[op];
     let descs: Vec<_> = node
         .inputs
         .iter()
         .map(|&t| (p.tensor(t).dtype, p.tensor(t).shape.as_slice()))
         .collect();
-    let site = Site::new(&node.op, &descs).expect("site");
-    let fault = Fault {
-        op,
-        element: 0,
-        step: site.step_count() as u64 - 1,
-        xor: 1 << 22,
-    };
-    for liar_defends in [true, false] {
+    Site::new(&node.op, &descs).expect("site")
+}
+
+/// Plays the dispute over a one-sentence embedding with the liar as
+/// defender (`true`) or challenger (`false`), for each of `liar_defends`:
+/// the honest side must win by a verified step.
+fn liar_loses(liar_defends: &[bool], pick_fault: impl Fn(&Program) -> Fault) {
+    let Some(enc) = minilm() else { return };
+    let ids = enc.tokenize("Refute checks inference.").expect("tokenize");
+    let compiled = enc.compile(ids.len()).expect("compile");
+    let fault = pick_fault(&compiled.program);
+    for &liar_defends in liar_defends {
         let honest = run(&enc, &compiled, &ids, None);
         let liar = run(&enc, &compiled, &ids, Some(fault));
         assert_ne!(
@@ -92,7 +84,7 @@ fn a_one_bit_lie_deep_in_minilm_loses_whoever_tells_it() {
         };
         let out = play_dispute(defender, challenger, params);
         eprintln!(
-            "MiniLM, {} tokens, level sizes {:?}, liar defends: {liar_defends}: {:?} wins, moves {:?}",
+            "MiniLM, {} tokens, level sizes {:?}, {fault:?}, liar defends: {liar_defends}: {:?} wins, moves {:?}",
             ids.len(),
             claim.sizes,
             out.winner,
@@ -109,4 +101,43 @@ fn a_one_bit_lie_deep_in_minilm_loses_whoever_tells_it() {
             "the game ended by a timeout, not a verified step"
         );
     }
+}
+
+#[test]
+fn a_one_bit_lie_deep_in_minilm_loses_whoever_tells_it() {
+    // A map op (an element program of several steps) in the middle layer,
+    // lying at its element 0's last step: the element's value is wrong.
+    liar_loses(&[true, false], |p| {
+        let mid = p.layers().len() / 2;
+        let op = p.layers()[mid]
+            .ops
+            .clone()
+            .find(|&i| p.ops()[i].op.kind() == OpKind::Map)
+            .expect("the layer has a map op");
+        Fault {
+            op,
+            element: 0,
+            step: site(p, op).step_count() as u64 - 1,
+            xor: 1 << 22,
+        }
+    });
+}
+
+#[test]
+fn a_lie_in_the_largest_op_is_found_in_a_streamed_micro_list() {
+    // The op with the longest micro list (a feed-forward matmul), lying in
+    // the middle of its last element: the whole list is hashed once by each
+    // player and never held. One role: the other adds only time.
+    liar_loses(&[true], |p| {
+        let (op, site) = (0..p.ops().len())
+            .map(|i| (i, site(p, i)))
+            .max_by_key(|(_, s)| s.out_len() * s.step_count())
+            .expect("the program has ops");
+        Fault {
+            op,
+            element: site.out_len() as u64 - 1,
+            step: site.step_count() as u64 / 2,
+            xor: 1,
+        }
+    });
 }

@@ -3,9 +3,13 @@
 //! tensor. A [`Fault`] makes the run lie at exactly one micro-step, with
 //! everything after it computed consistently from the lie — the hardest
 //! liar for a challenger to catch.
+//!
+//! An op's micro list is never held: it is streamed from the op's inputs
+//! (one element's micro-trace at a time), so a dispute inside the largest
+//! op of a model (Gemma-3's output head: 1.7e8 states) costs one pass of
+//! hashing and memory for a few thousand states.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::Arc;
 
 use alloy::sol_types::SolValue;
 use trace_vm::arith::Fast;
@@ -23,7 +27,7 @@ use trace_vm::tensor::{Tensor, TensorId};
 use super::state::{OutAcc, State, step_word};
 use super::verify::OneStep;
 use super::witness::{Claim, Leaves, ListProof, TensorRef, Witness};
-use crate::game::tree::Tree;
+use crate::game::tree::{LeafSource, Tree};
 use crate::game::view::Trace;
 use crate::{Error, Result};
 
@@ -43,16 +47,14 @@ pub struct Fault {
 
 /// A player's run of a program, answering for every list of the game.
 pub struct MachineTrace {
-    program: Program,
+    program: Arc<Program>,
     /// Every tensor of the run by id: weights, inputs and values.
-    tensors: Vec<Tensor>,
+    tensors: Arc<[Tensor]>,
     state_roots: Vec<Hash>,
     sizes: Vec<u64>,
     fault: Option<Fault>,
     claim: Claim,
     vm: OneStep,
-    /// Element traces of the op whose micro list was built last.
-    elements: Mutex<HashMap<usize, Vec<Vec<TraceStep>>>>,
 }
 
 impl std::fmt::Debug for MachineTrace {
@@ -99,6 +101,93 @@ fn padded(mut v: Vec<State>, size: u64) -> Vec<State> {
     let last = v.last().cloned().unwrap_or_else(|| State::root([0; 32]));
     v.resize(size as usize, last);
     v
+}
+
+/// The micro list of one op (6.8): the agreed input root, every step of
+/// every output element, the disputed output root — recomputed on demand
+/// from the op's inputs, one element's micro-trace at a time.
+struct MicroList {
+    tensors: Arc<[Tensor]>,
+    inputs: Vec<TensorId>,
+    output: TensorId,
+    site: Site,
+    /// The run's fault, when it lies inside this op.
+    fault: Option<Fault>,
+    pre: Hash,
+    post: Hash,
+}
+
+impl MicroList {
+    /// Entries: the two roots and `elements × steps` micro states.
+    fn len(&self) -> u64 {
+        (self.site.out_len() * self.site.step_count()) as u64 + 2
+    }
+
+    /// The steps of output element `e`, as this run computed them.
+    fn element(&self, e: u64) -> Result<Vec<TraceStep>> {
+        let ins: Vec<&Tensor> = self
+            .inputs
+            .iter()
+            .map(|t| &self.tensors[t.index()])
+            .collect();
+        let trace = site_trace(&Fast, &self.site, &ins, e, &mut tamper(self.fault, e));
+        Ok(trace.map_err(vm_err)?.steps)
+    }
+
+    /// The output accumulator holding elements `0 .. e`, from the op's output
+    /// (each element's last step result, the fault included).
+    fn out_acc(&self, e: u64) -> Result<OutAcc> {
+        let words = self.tensors[self.output.index()]
+            .words("op output")
+            .map_err(vm_err)?;
+        let mut acc = OutAcc::new();
+        for &w in &words[..e as usize] {
+            acc.push(w);
+        }
+        Ok(acc)
+    }
+
+    /// Calls `f` with entries `lo .. hi` (at most [`MicroList::len`]), in order.
+    fn states(&self, lo: u64, hi: u64, f: &mut dyn FnMut(State)) -> Result<()> {
+        let steps_per = self.site.step_count() as u64;
+        let end = self.len() - 1;
+        if lo == 0 && hi > 0 {
+            f(State::root(self.pre));
+        }
+        let (first, last) = (lo.max(1), hi.min(end));
+        if first < last {
+            let mut e = (first - 1) / steps_per;
+            let mut acc = self.out_acc(e)?;
+            while e * steps_per + 1 < last {
+                let steps = self.element(e)?;
+                let out_acc = acc.hash();
+                let mut frontier = MerkleAccumulator::new();
+                for (s, st) in steps.iter().enumerate() {
+                    frontier.push(step_word(st.result));
+                    let t = e * steps_per + 1 + s as u64;
+                    if (first..last).contains(&t) {
+                        f(State::micro(e, s as u64, &out_acc, &frontier));
+                    }
+                }
+                acc.push(steps.last().map_or(0, |s| s.result));
+                e += 1;
+            }
+        }
+        if lo <= end && end < hi {
+            f(State::root(self.post));
+        }
+        Ok(())
+    }
+}
+
+impl LeafSource for MicroList {
+    fn leaves(&self, lo: u64, hi: u64, sink: &mut dyn FnMut(Hash)) {
+        if let Err(e) = self.states(lo, hi, &mut |state| sink(state.leaf())) {
+            // Deterministic inputs that produced the list once do not fail
+            // later; if they do, the tree is wrong and this player loses.
+            tracing::error!(target: "refute::machine", lo, hi, %e, "cannot recompute micro states");
+        }
+    }
 }
 
 impl MachineTrace {
@@ -184,14 +273,13 @@ impl MachineTrace {
             sizes: sizes.clone(),
         };
         Ok(Self {
-            program,
-            tensors,
+            program: Arc::new(program),
+            tensors: tensors.into(),
             state_roots,
             sizes,
             fault,
             vm: OneStep::new(&claim),
             claim,
-            elements: Mutex::new(HashMap::new()),
         })
     }
 
@@ -239,55 +327,37 @@ impl MachineTrace {
         Ok(v)
     }
 
-    /// The steps of every element of op `o` (as this run computed them).
-    fn element_steps(&self, o: usize) -> Result<Vec<Vec<TraceStep>>> {
-        let mut cache = self
-            .elements
-            .lock()
-            .map_err(|_| Error::Vm("element cache poisoned".into()))?;
-        if let Some(v) = cache.get(&o) {
-            return Ok(v.clone());
+    /// The micro list of op-level step `j` of layer `l`, if that step is an
+    /// op (the last step of a layer assembles its output state instead).
+    fn op_micro_list(&self, l: usize, j: u64) -> Result<Option<MicroList>> {
+        let layer = &self.program.layers()[l];
+        if j == 0 || j > layer.ops.len() as u64 {
+            return Ok(None);
         }
-        let site = site_of(&self.program, o)?;
-        let ins: Vec<&Tensor> = self.program.ops()[o]
-            .inputs
-            .iter()
-            .map(|&t| self.tensor(t))
-            .collect();
-        let fault = self.fault.filter(|f| f.op == o);
-        let all = (0..site.out_len() as u64)
-            .map(|e| {
-                Ok(site_trace(&Fast, &site, &ins, e, &mut tamper(fault, e))
-                    .map_err(vm_err)?
-                    .steps)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        cache.clear();
-        cache.insert(o, all.clone());
-        Ok(all)
+        let o = layer.ops.start + j as usize - 1;
+        let node = &self.program.ops()[o];
+        let sub = self.sub_trace(l)?;
+        Ok(Some(MicroList {
+            tensors: Arc::clone(&self.tensors),
+            inputs: node.inputs.clone(),
+            output: node.output,
+            site: site_of(&self.program, o)?,
+            fault: self.fault.filter(|f| f.op == o),
+            pre: sub[j as usize - 1],
+            post: sub[j as usize],
+        }))
     }
 
     /// The micro list of op-level step `j` of layer `l`, without padding.
     fn micro_list(&self, l: usize, j: u64) -> Result<Vec<State>> {
+        if let Some(micro) = self.op_micro_list(l, j)? {
+            let mut v = Vec::new();
+            micro.states(0, micro.len(), &mut |state| v.push(state))?;
+            return Ok(v);
+        }
         let sub = self.sub_trace(l)?;
-        let pre = State::root(sub[j as usize - 1]);
-        let layer = &self.program.layers()[l];
-        let n_ops = layer.ops.len() as u64;
-        let mut v = vec![pre.clone()];
-        if j <= n_ops {
-            let o = layer.ops.start + j as usize - 1;
-            let mut acc = OutAcc::new();
-            for (e, steps) in self.element_steps(o)?.iter().enumerate() {
-                let mut frontier = MerkleAccumulator::new();
-                let out_acc = acc.hash();
-                for (s, st) in steps.iter().enumerate() {
-                    frontier.push(step_word(st.result));
-                    v.push(State::micro(e as u64, s as u64, &out_acc, &frontier));
-                }
-                acc.push(steps.last().map_or(0, |s| s.result));
-            }
-            v.push(State::root(sub[j as usize]));
-        } else if j == n_ops + 1 {
+        let mut v = vec![State::root(sub[j as usize - 1])];
+        if j == self.program.layers()[l].ops.len() as u64 + 1 {
             let mut entries = MerkleAccumulator::new();
             for (m, h) in self.state_entries(l + 1)?.into_iter().enumerate() {
                 entries.push(h);
@@ -312,6 +382,19 @@ impl MachineTrace {
                 "no list at {path:?}: the game has 3 levels"
             ))),
         }
+    }
+
+    /// The op micro list at `path`, when `path` names one (those are streamed).
+    fn streamed(&self, path: &[u64]) -> Option<MicroList> {
+        let [i, j] = *path else { return None };
+        let l = (i as usize).checked_sub(1)?;
+        if l >= self.program.layers().len() {
+            return None;
+        }
+        self.op_micro_list(l, j).unwrap_or_else(|e| {
+            tracing::error!(target: "refute::machine", ?path, %e, "cannot build micro list");
+            None
+        })
     }
 
     /// [`MachineTrace::real_list`], with a failure logged (a player that
@@ -474,9 +557,11 @@ impl MachineTrace {
                 .iter()
                 .map(|&x| self.tensor_ref(x, l, &sub))
                 .collect::<Result<_>>()?;
-            let site = site_of(p, o)?;
+            let micro = self
+                .op_micro_list(l, j)?
+                .ok_or_else(|| Error::Vm(format!("op step {j} of layer {l} has no micro list")))?;
+            let site = &micro.site;
             let (n, s_count) = (site.out_len() as u64, site.step_count() as u64);
-            let steps = self.element_steps(o)?;
             // The previous element enters out_acc at an element boundary.
             let boundary = if t == n * s_count + 1 {
                 Some(n)
@@ -484,17 +569,14 @@ impl MachineTrace {
                 ((t - 1) % s_count == 0).then_some((t - 1) / s_count)
             };
             if let Some(e) = boundary.filter(|&e| e >= 1 && t <= n * s_count + 1) {
-                let mut acc = OutAcc::new();
-                for prev in &steps[..e as usize - 1] {
-                    acc.push(prev.last().map_or(0, |s| s.result));
-                }
-                w.outAcc = acc.encode().into();
-                let last = &steps[e as usize - 1];
+                w.outAcc = micro.out_acc(e - 1)?.encode().into();
+                let last = micro.element(e - 1)?;
                 w.stepProofs
-                    .push(step_proof(last, last.len(), last.len() - 1));
+                    .push(step_proof(&last, last.len(), last.len() - 1));
             }
             if t <= n * s_count {
                 let (e, s) = ((t - 1) / s_count, (t - 1) % s_count);
+                let steps = micro.element(e)?;
                 let mut reads = Vec::new();
                 let spec = site
                     .step(e as usize, s as usize, &mut |q, index| {
@@ -508,11 +590,9 @@ impl MachineTrace {
                 for src in spec.srcs.iter().take(spec.prim.arity()) {
                     match *src {
                         Operand::Const(_) => {}
-                        Operand::Step(k) => w.stepProofs.push(step_proof(
-                            &steps[e as usize],
-                            s as usize,
-                            k as usize,
-                        )),
+                        Operand::Step(k) => w
+                            .stepProofs
+                            .push(step_proof(&steps, s as usize, k as usize)),
                         Operand::Elem { input, index } => {
                             reads.push(self.leaves(node.inputs[input as usize], index * 4, 4)?)
                         }
@@ -547,6 +627,18 @@ impl Trace for MachineTrace {
     }
 
     fn entry(&self, path: &[u64], index: u64) -> State {
+        if let Some(micro) = self.streamed(path) {
+            // Past the real entries, the list repeats its last one.
+            let at = index.min(micro.len() - 1);
+            let mut state = None;
+            match micro.states(at, at + 1, &mut |s| state = Some(s)) {
+                Ok(()) => return state.unwrap_or_else(|| State::root([0; 32])),
+                Err(e) => {
+                    tracing::error!(target: "refute::machine", ?path, index, %e, "cannot build entry");
+                    return State::root([0; 32]);
+                }
+            }
+        }
         let real = self.logged(path);
         real.get(index as usize)
             .or(real.last())
@@ -555,8 +647,13 @@ impl Trace for MachineTrace {
     }
 
     fn tree(&self, path: &[u64]) -> Tree {
+        let size = self.sizes.get(path.len()).copied().unwrap_or(0);
+        if let Some(micro) = self.streamed(path) {
+            let real = micro.len();
+            return Tree::streamed(Arc::new(micro), real, size);
+        }
         let leaves: Vec<Hash> = self.logged(path).iter().map(State::leaf).collect();
-        Tree::padded(&leaves, self.sizes.get(path.len()).copied().unwrap_or(0))
+        Tree::padded(&leaves, size)
     }
 
     fn step_pre(&self, step_path: &[u64]) -> State {
