@@ -111,14 +111,9 @@ pub async fn deploy_with(
             .map_err(failed("OpStepVerifier"))?
             .address(),
     };
-    let game = DisputeGame::deploy(
-        provider,
-        verifier,
-        config.arity_log2,
-        config.clock,
-    )
-    .await
-    .map_err(failed("DisputeGame"))?;
+    let game = DisputeGame::deploy(provider, verifier, config.arity_log2, config.clock)
+        .await
+        .map_err(failed("DisputeGame"))?;
     let claims = Claims::deploy(
         provider,
         *registry.address(),

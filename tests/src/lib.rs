@@ -243,7 +243,9 @@ impl Devnet {
 }
 
 /// A random key whose account holds 1000 ether.
-async fn funded(provider: &alloy::providers::DynProvider) -> alloy::signers::local::PrivateKeySigner {
+async fn funded(
+    provider: &alloy::providers::DynProvider,
+) -> alloy::signers::local::PrivateKeySigner {
     use alloy::providers::ext::AnvilApi;
     let signer = alloy::signers::local::PrivateKeySigner::random();
     let ether = alloy::primitives::U256::from(10u64).pow(alloy::primitives::U256::from(21u64));

@@ -46,14 +46,25 @@ fn minilm() -> Option<Encoder> {
     Some(Encoder::open(&dir).expect("open minilm-l6"))
 }
 
-/// The lie: in the middle layer's map op with the shortest micro list (an
-/// element program over every element of the op's output), the last step
-/// of the middle element. A lie in an op with a long micro list (the FFN
-/// matmuls: 1536 elements per token times 385 steps) costs minutes to list.
-fn lie(compiled: &Compiled) -> (Fault, u64) {
+/// Where the liar lies, in the middle layer's map ops (element programs
+/// over every element of the op's output), at the last step of the middle
+/// element; everything after it follows from the lie.
+#[derive(Clone, Copy, Debug)]
+enum Lie {
+    /// The map with the shortest micro list among those of several steps
+    /// (a per-token map: 7 elements of 3 steps at 7 tokens).
+    ShortestList,
+    /// The map with the longest element program (GELU's erf: 48 steps over
+    /// 7 x 1536 elements, a micro list of 516,096 entries), the most
+    /// expensive lie in a map. A lie in an FFN matmul (7 x 1536 elements of
+    /// 385 steps) would list eight times as many states.
+    LongestProgram,
+}
+
+fn lie(compiled: &Compiled, at: Lie) -> (Fault, u64) {
     let p = &compiled.program;
     let mid = p.layers().len() / 2;
-    let (op, site) = p.layers()[mid]
+    let maps = p.layers()[mid]
         .ops
         .clone()
         .filter(|&i| p.ops()[i].op.kind() == trace_vm::ops::OpKind::Map)
@@ -66,8 +77,12 @@ fn lie(compiled: &Compiled) -> (Fault, u64) {
                 .collect();
             (i, Site::new(&node.op, &descs).expect("site"))
         })
-        .min_by_key(|(_, s)| s.out_len() * s.step_count())
-        .expect("the middle layer has a map op");
+        .filter(|(_, s)| s.step_count() > 1);
+    let (op, site) = match at {
+        Lie::ShortestList => maps.min_by_key(|(_, s)| s.out_len() * s.step_count()),
+        Lie::LongestProgram => maps.max_by_key(|(_, s)| s.step_count()),
+    }
+    .expect("the middle layer has a map op of several steps");
     let fault = Fault {
         op,
         element: site.out_len() as u64 / 2,
@@ -115,12 +130,12 @@ struct Outcome {
 
 /// Posts a claim (the liar's when `liar_defends`, else the honest one),
 /// challenges it with the other run, and plays the game to its end.
-async fn dispute(liar_defends: bool) -> Option<Outcome> {
+async fn dispute(liar_defends: bool, at: Lie) -> Option<Outcome> {
     let enc = minilm()?;
     let sentence = "Refute checks inference.";
     let ids = enc.tokenize(sentence).expect("tokenize");
     let compiled = enc.compile(ids.len()).expect("compile");
-    let (fault, micro) = lie(&compiled);
+    let (fault, micro) = lie(&compiled, at);
     let input: Vec<u8> = ids.iter().flat_map(|i| i.to_le_bytes()).collect();
     let (honest, honest_out) = run(&enc, &compiled, &ids, &input, None);
     let (liar, liar_out) = run(&enc, &compiled, &ids, &input, Some(fault));
@@ -232,7 +247,9 @@ async fn withdraw(devnet: &Devnet, r: &Responder, expected: U256) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lying_claim_is_challenged_and_loses_its_bond() {
-    let Some(o) = dispute(true).await else { return };
+    let Some(o) = dispute(true, Lie::LongestProgram).await else {
+        return;
+    };
     assert_eq!(o.winner, Role::Challenger);
     let s = o.watcher.settle(o.game_id).await.expect("settle");
     assert!(s.challenger_won);
@@ -241,12 +258,17 @@ async fn a_lying_claim_is_challenged_and_loses_its_bond() {
     assert_eq!(s.paid, U256::from(2 * ETHER));
     assert_eq!(status(&o.watcher, o.claim_id).await, 3, "Rejected");
     withdraw(&o.devnet, &o.watcher, U256::from(2 * ETHER)).await;
-    assert_eq!(o.claimant.node().credit().await.expect("credit"), U256::ZERO);
+    assert_eq!(
+        o.claimant.node().credit().await.expect("credit"),
+        U256::ZERO
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_honest_claim_is_defended_and_finalizes() {
-    let Some(o) = dispute(false).await else { return };
+    let Some(o) = dispute(false, Lie::ShortestList).await else {
+        return;
+    };
     assert_eq!(o.winner, Role::Defender);
     let s = o.claimant.settle(o.game_id).await.expect("settle");
     assert!(!s.challenger_won);

@@ -39,10 +39,14 @@ impl Mirror {
         let contract = node.game();
         let id = U256::from(game_id);
         let view = node
-            .read("getGame", on, || async { contract.getGame(id).call().await })
+            .read("getGame", on, || async {
+                contract.getGame(id).call().await
+            })
             .await?;
         let arity = node
-            .read("arityLog2", on, || async { contract.arityLog2().call().await })
+            .read("arityLog2", on, || async {
+                contract.arityLog2().call().await
+            })
             .await?;
         let clock = node
             .read("clock", on, || async { contract.clock().call().await })
@@ -173,7 +177,9 @@ impl Mirror {
         let contract = node.game();
         let id = U256::from(self.game_id);
         let v = node
-            .read("getGame", on, || async { contract.getGame(id).call().await })
+            .read("getGame", on, || async {
+                contract.getGame(id).call().await
+            })
             .await?;
         let g = &self.game;
         let phase = match g.phase() {

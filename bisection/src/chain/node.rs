@@ -200,21 +200,20 @@ impl Node {
         })?;
         let tx = *pending.tx_hash();
         let receipt: TransactionReceipt =
-            pending
-                .get_receipt()
-                .await
-                .map_err(|e| Error::TxFailed {
-                    call,
-                    on,
-                    tx,
-                    reason: format!("no receipt: {e}"),
-                })?;
+            pending.get_receipt().await.map_err(|e| Error::TxFailed {
+                call,
+                on,
+                tx,
+                reason: format!("no receipt: {e}"),
+            })?;
         if !receipt.status() {
             return Err(Error::TxFailed {
                 call,
                 on,
                 tx,
-                reason: "reverted on chain after a successful simulation (the state changed in between)".into(),
+                reason:
+                    "reverted on chain after a successful simulation (the state changed in between)"
+                        .into(),
             });
         }
         tracing::info!(target: "refute::chain", call, %on, %tx, gas = receipt.gas_used, "transaction mined");
@@ -266,7 +265,8 @@ impl From<alloy::transports::TransportError> for Failure {
 /// it may come from (a challenge reverts with the game's errors too).
 fn decode_revert(err: &alloy::contract::Error) -> Option<String> {
     fn named<E: SolInterface + std::fmt::Debug>(err: &alloy::contract::Error) -> Option<String> {
-        err.as_decoded_interface_error::<E>().map(|e| format!("{e:?}"))
+        err.as_decoded_interface_error::<E>()
+            .map(|e| format!("{e:?}"))
     }
     named::<DisputeGame::DisputeGameErrors>(err)
         .or_else(|| named::<Claims::ClaimsErrors>(err))
@@ -311,7 +311,10 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, Error::Transport { attempts: 3, .. }), "{err}");
         let msg = err.to_string();
-        assert!(msg.contains("getGame on game 7 failed after 3 attempt"), "{msg}");
+        assert!(
+            msg.contains("getGame on game 7 failed after 3 attempt"),
+            "{msg}"
+        );
         // Two waits: 5 ms, then 10 ms.
         assert!(started.elapsed() >= Duration::from_millis(15));
     }

@@ -71,11 +71,7 @@ pub fn action_of_call(calldata: &[u8]) -> Option<Action<State>> {
             children: hashes(&revealCall::abi_decode(calldata).ok()?.children),
         },
         pickCall::SELECTOR => Action::Pick {
-            child: pickCall::abi_decode(calldata)
-                .ok()?
-                .child
-                .try_into()
-                .ok()?,
+            child: pickCall::abi_decode(calldata).ok()?.child.try_into().ok()?,
         },
         expandCall::SELECTOR => {
             let c = expandCall::abi_decode(calldata).ok()?;
@@ -332,7 +328,11 @@ impl Responder {
         Ok((amount, sent))
     }
 
-    async fn receipt(&self, sent: Sent, on: Target) -> Result<alloy::rpc::types::TransactionReceipt> {
+    async fn receipt(
+        &self,
+        sent: Sent,
+        on: Target,
+    ) -> Result<alloy::rpc::types::TransactionReceipt> {
         let provider = self.node.provider();
         self.node
             .read("eth_getTransactionReceipt", on, || async {
