@@ -192,11 +192,16 @@ impl Node {
             builder.call_raw().await.map_err(Failure::from)
         })
         .await?;
-        let pending = builder.send().await.map_err(|e| Error::Transport {
-            call,
-            on,
-            attempts: 1,
-            reason: e.to_string(),
+        // The state may change between simulation and sending (gas
+        // estimation then reverts): still a rejection, not a transport error.
+        let pending = builder.send().await.map_err(|e| match Failure::from(e) {
+            Failure::Revert(reason) => Error::Rejected { call, on, reason },
+            Failure::Transport(reason) => Error::Transport {
+                call,
+                on,
+                attempts: 1,
+                reason,
+            },
         })?;
         let tx = *pending.tx_hash();
         let receipt: TransactionReceipt =

@@ -298,7 +298,10 @@ impl Responder {
             .inner
             .data;
         Ok(Settlement {
-            claim_id: e.claimId.try_into().unwrap_or(u64::MAX),
+            claim_id: e.claimId.try_into().map_err(|_| Error::Unexpected {
+                on,
+                reason: format!("settled claim id {} does not fit 64 bits", e.claimId),
+            })?,
             game_id,
             challenger_won: e.challengerWon,
             payee: e.payee,
