@@ -32,6 +32,13 @@ mod bindings {
     alloy::sol!(
         #[sol(rpc)]
         #[derive(Debug, PartialEq, Eq)]
+        OpStepVerifier,
+        "../contracts/artifacts/OpStepVerifier.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
         DisputeGame,
         "../contracts/artifacts/DisputeGame.json"
     );
@@ -44,7 +51,18 @@ mod bindings {
     );
 }
 
-pub use bindings::{Claims, DisputeGame, ModelRegistry, PrimitiveStepVerifier};
+pub use bindings::{Claims, DisputeGame, ModelRegistry, OpStepVerifier, PrimitiveStepVerifier};
+
+/// The one-step verifier a deployment's game calls at the last level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepVerifier {
+    /// One Float32 primitive per step (games over bare primitives).
+    Primitive,
+    /// The op verifier of docs/SPEC.md 6.8 (games over real programs). Its
+    /// code exceeds EIP-170's 24,576 bytes until it is split: it deploys only
+    /// on a node started without the limit (`anvil --code-size-limit`).
+    Op,
+}
 
 /// Settings fixed when the contracts are deployed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +83,15 @@ pub async fn deploy_all(
     provider: &impl Provider,
     config: DeployConfig,
 ) -> Result<ContractAddresses> {
+    deploy_with(provider, config, StepVerifier::Primitive).await
+}
+
+/// [`deploy_all`] with the given one-step verifier behind the game.
+pub async fn deploy_with(
+    provider: &impl Provider,
+    config: DeployConfig,
+    step_verifier: StepVerifier,
+) -> Result<ContractAddresses> {
     let failed = |contract: &'static str| {
         move |err: alloy::contract::Error| Error::Deploy {
             contract,
@@ -74,17 +101,19 @@ pub async fn deploy_all(
     let registry = ModelRegistry::deploy(provider)
         .await
         .map_err(failed("ModelRegistry"))?;
-    let verifier = PrimitiveStepVerifier::deploy(provider)
+    let verifier = match step_verifier {
+        StepVerifier::Primitive => *PrimitiveStepVerifier::deploy(provider)
+            .await
+            .map_err(failed("PrimitiveStepVerifier"))?
+            .address(),
+        StepVerifier::Op => *OpStepVerifier::deploy(provider)
+            .await
+            .map_err(failed("OpStepVerifier"))?
+            .address(),
+    };
+    let game = DisputeGame::deploy(provider, verifier, config.arity_log2, config.clock)
         .await
-        .map_err(failed("PrimitiveStepVerifier"))?;
-    let game = DisputeGame::deploy(
-        provider,
-        *verifier.address(),
-        config.arity_log2,
-        config.clock,
-    )
-    .await
-    .map_err(failed("DisputeGame"))?;
+        .map_err(failed("DisputeGame"))?;
     let claims = Claims::deploy(
         provider,
         *registry.address(),
@@ -96,7 +125,7 @@ pub async fn deploy_all(
     .map_err(failed("Claims"))?;
     let addresses = ContractAddresses {
         model_registry: *registry.address(),
-        step_verifier: *verifier.address(),
+        step_verifier: verifier,
         dispute_game: *game.address(),
         claims: *claims.address(),
     };

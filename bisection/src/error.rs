@@ -49,4 +49,86 @@ pub enum Error {
     /// The VM could not build a trace, a list or a witness.
     #[error("trace-vm: {0}")]
     Vm(String),
+    /// A transaction's simulation reverted: it was not sent.
+    #[error("{call} on {on} would revert: {reason}; not sent")]
+    Rejected {
+        /// The contract function.
+        call: &'static str,
+        /// The claim, game or model it acts on.
+        on: Target,
+        /// The contract's custom error, decoded.
+        reason: String,
+    },
+    /// The node could not be reached, or failed, after every retry.
+    #[error(
+        "{call} on {on} failed after {attempts} attempt(s): {reason}; is the node at the deployment's rpc_url running?"
+    )]
+    Transport {
+        /// The call or RPC method.
+        call: &'static str,
+        /// The claim, game or model it acts on.
+        on: Target,
+        /// Attempts made.
+        attempts: u32,
+        /// The last transport error.
+        reason: String,
+    },
+    /// A sent transaction failed or its receipt could not be obtained.
+    #[error("{call} on {on}, transaction {tx}: {reason}")]
+    TxFailed {
+        /// The contract function.
+        call: &'static str,
+        /// The claim, game or model it acts on.
+        on: Target,
+        /// The transaction hash (look it up with `cast receipt`).
+        tx: alloy::primitives::TxHash,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The local mirror of a game disagrees with the contract's state.
+    #[error(
+        "game {game_id}: the local mirror and the contract disagree on {field} (local {local}, chain {chain}); the client and the deployed DisputeGame follow different rules"
+    )]
+    Diverged {
+        /// The game.
+        game_id: u64,
+        /// The field that differs.
+        field: &'static str,
+        /// The mirror's value.
+        local: String,
+        /// The contract's value.
+        chain: String,
+    },
+    /// A game, claim or event is not what the client expected.
+    #[error("{on}: {reason}")]
+    Unexpected {
+        /// The claim, game or model concerned.
+        on: Target,
+        /// What was found.
+        reason: String,
+    },
+}
+
+/// What an on-chain call acts on, for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// A model id.
+    Model(alloy::primitives::B256),
+    /// A claim id.
+    Claim(u64),
+    /// A game id.
+    Game(u64),
+    /// The sender's own account (withdrawals).
+    Account(alloy::primitives::Address),
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Model(id) => write!(f, "model {id}"),
+            Self::Claim(id) => write!(f, "claim {id}"),
+            Self::Game(id) => write!(f, "game {id}"),
+            Self::Account(a) => write!(f, "account {a}"),
+        }
+    }
 }

@@ -105,3 +105,153 @@ pub fn stderr_err(output: &Output) -> String {
     );
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// An Anvil node of its own, on a free port, stopped on drop. It is started
+/// without EIP-170's code size limit: `OpStepVerifier` does not fit it yet.
+pub struct Anvil {
+    child: std::process::Child,
+    /// Its RPC endpoint.
+    pub rpc_url: String,
+}
+
+impl Anvil {
+    /// Starts the project's pinned anvil (`scripts/setup` installs it), else
+    /// the one on PATH, and waits until it accepts connections.
+    pub fn start() -> Self {
+        use std::os::unix::process::CommandExt;
+        let pinned = workspace_root().join("contracts/node_modules/.bin/anvil");
+        let anvil = if pinned.is_file() {
+            pinned
+        } else {
+            PathBuf::from("anvil")
+        };
+        let port = free_port();
+        let child = Command::new(&anvil)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--code-size-limit", "100000", "--silent"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            // Own process group: the pinned anvil is a wrapper around the node.
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {}: {e}; run scripts/setup to install the pinned toolchain",
+                    anvil.display()
+                )
+            });
+        let node = Self {
+            child,
+            rpc_url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "anvil did not listen on port {port} within 30 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        node
+    }
+}
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        use nix::sys::signal::{Signal, kill};
+        use nix::unistd::Pid;
+        let _ = kill(Pid::from_raw(-(self.child.id() as i32)), Signal::SIGTERM);
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh Anvil with the Refute contracts deployed, `OpStepVerifier` behind
+/// the game, and funded accounts on demand.
+pub struct Devnet {
+    /// The node.
+    pub anvil: Anvil,
+    /// Where the contracts are.
+    pub contracts: bisection::deployment::ContractAddresses,
+    /// What they were deployed with.
+    pub config: bisection::contracts::DeployConfig,
+    provider: alloy::providers::DynProvider,
+}
+
+impl Devnet {
+    /// Starts a node and deploys with `config`.
+    pub async fn start(config: bisection::contracts::DeployConfig) -> Self {
+        use alloy::providers::{Provider, ProviderBuilder};
+        let anvil = Anvil::start();
+        let url = || anvil.rpc_url.parse().expect("anvil's URL parses");
+        let plain = ProviderBuilder::new().connect_http(url()).erased();
+        let deployer = funded(&plain).await;
+        let provider = ProviderBuilder::new()
+            .wallet(deployer)
+            .connect_http(url())
+            .erased();
+        let contracts = bisection::contracts::deploy_with(
+            &provider,
+            config,
+            bisection::contracts::StepVerifier::Op,
+        )
+        .await
+        .expect("the contracts deploy on a node without the code size limit");
+        Self {
+            anvil,
+            contracts,
+            config,
+            provider: plain,
+        }
+    }
+
+    /// A new account with 1000 ether, as a responder on this deployment.
+    pub async fn account(&self) -> bisection::chain::Responder {
+        let signer = funded(&self.provider).await;
+        let node = bisection::chain::Node::connect(
+            &self.anvil.rpc_url,
+            signer,
+            self.contracts.clone(),
+            bisection::chain::Retry::default(),
+        )
+        .expect("connect");
+        bisection::chain::Responder::new(node)
+    }
+
+    /// Moves the chain's clock forward by `secs` and mines a block.
+    pub async fn advance(&self, secs: u64) {
+        use alloy::providers::ext::AnvilApi;
+        self.provider
+            .anvil_increase_time(secs)
+            .await
+            .expect("evm_increaseTime");
+        self.provider.evm_mine(None).await.expect("evm_mine");
+    }
+
+    /// The ether balance of `account`.
+    pub async fn balance(&self, account: alloy::primitives::Address) -> alloy::primitives::U256 {
+        use alloy::providers::Provider;
+        self.provider
+            .get_balance(account)
+            .await
+            .expect("eth_getBalance")
+    }
+
+    /// A read-only provider.
+    pub fn provider(&self) -> &alloy::providers::DynProvider {
+        &self.provider
+    }
+}
+
+/// A random key whose account holds 1000 ether.
+async fn funded(
+    provider: &alloy::providers::DynProvider,
+) -> alloy::signers::local::PrivateKeySigner {
+    use alloy::providers::ext::AnvilApi;
+    let signer = alloy::signers::local::PrivateKeySigner::random();
+    let ether = alloy::primitives::U256::from(10u64).pow(alloy::primitives::U256::from(21u64));
+    provider
+        .anvil_set_balance(signer.address(), ether)
+        .await
+        .expect("anvil_setBalance");
+    signer
+}

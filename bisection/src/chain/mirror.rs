@@ -1,0 +1,253 @@
+//! A game's state as the pure rules see it, read from the chain: every move
+//! of the game (found by its `DisputeGame` event, read back from its
+//! transaction's calldata) is replayed through [`Game::apply`] at its
+//! block's timestamp, and the result is compared field by field with
+//! `DisputeGame.getGame`. The strategies decide on this mirror; a
+//! difference means the client and the contract follow different rules,
+//! and is an error rather than a guess.
+
+use alloy::consensus::Transaction as _;
+use alloy::primitives::{B256, TxHash, U256};
+use alloy::providers::Provider;
+use alloy::rpc::types::Filter;
+use alloy::sol_types::SolEvent;
+
+use super::node::Node;
+use super::responder::action_of_call;
+use crate::contracts::DisputeGame;
+use crate::error::Target;
+use crate::game::rules::{Action, Game, Params, Phase, Role};
+use crate::machine::OneStep;
+use crate::{Error, Result};
+
+/// The local mirror of one on-chain game.
+#[derive(Debug, Clone)]
+pub struct Mirror {
+    game_id: u64,
+    game: Game,
+    /// Block of the game's creation: its moves are searched from there.
+    created_block: u64,
+    /// Moves replayed so far.
+    applied: usize,
+    last_tx: Option<TxHash>,
+}
+
+impl Mirror {
+    /// Opens game `game_id` at its creation; [`Mirror::sync`] brings it up to date.
+    pub async fn open(node: &Node, game_id: u64) -> Result<Self> {
+        let on = Target::Game(game_id);
+        let contract = node.game();
+        let id = U256::from(game_id);
+        let view = node
+            .read("getGame", on, || async {
+                contract.getGame(id).call().await
+            })
+            .await?;
+        let arity = node
+            .read("arityLog2", on, || async {
+                contract.arityLog2().call().await
+            })
+            .await?;
+        let clock = node
+            .read("clock", on, || async { contract.clock().call().await })
+            .await?;
+        let filter = Filter::new()
+            .address(node.contracts().dispute_game)
+            .event_signature(DisputeGame::GameCreated::SIGNATURE_HASH)
+            .topic1(B256::from(id))
+            .from_block(0);
+        let provider = node.provider();
+        let created = node
+            .read("eth_getLogs", on, || async {
+                provider.get_logs(&filter).await
+            })
+            .await?;
+        let log = created.first().ok_or(Error::Unexpected {
+            on,
+            reason: "no GameCreated event: the game does not exist on this deployment".into(),
+        })?;
+        let created_block = log.block_number.ok_or(Error::Unexpected {
+            on,
+            reason: "GameCreated event without a block number".into(),
+        })?;
+        let start = block_time(node, on, log).await?;
+        let root = view.roots.first().ok_or(Error::Unexpected {
+            on,
+            reason: "getGame returned no roots".into(),
+        })?;
+        let params = Params {
+            arity_log2: arity.into(),
+            clock,
+        };
+        Ok(Self {
+            game_id,
+            game: Game::new(params, view.sizes.clone(), root.0, start),
+            created_block,
+            applied: 0,
+            last_tx: None,
+        })
+    }
+
+    /// The game as the rules see it.
+    pub fn game(&self) -> &Game {
+        &self.game
+    }
+
+    /// The game's id.
+    pub fn game_id(&self) -> u64 {
+        self.game_id
+    }
+
+    /// The transaction of the last move replayed.
+    pub fn last_tx(&self) -> Option<TxHash> {
+        self.last_tx
+    }
+
+    /// Replays the moves made since the last sync, then checks the mirror
+    /// against `getGame`. `vm` decides replayed one-steps exactly as the
+    /// contract's verifier must.
+    pub async fn sync(&mut self, node: &Node, vm: &OneStep) -> Result<()> {
+        let on = Target::Game(self.game_id);
+        let filter = Filter::new()
+            .address(node.contracts().dispute_game)
+            .event_signature(vec![
+                DisputeGame::Revealed::SIGNATURE_HASH,
+                DisputeGame::Picked::SIGNATURE_HASH,
+                DisputeGame::Expanded::SIGNATURE_HASH,
+                DisputeGame::GameResolved::SIGNATURE_HASH,
+            ])
+            .topic1(B256::from(U256::from(self.game_id)))
+            .from_block(self.created_block);
+        let provider = node.provider();
+        let logs = node
+            .read("eth_getLogs", on, || async {
+                provider.get_logs(&filter).await
+            })
+            .await?;
+        for log in logs.iter().skip(self.applied) {
+            let tx = log.transaction_hash.ok_or(Error::Unexpected {
+                on,
+                reason: "a move's event has no transaction hash".into(),
+            })?;
+            let sent = node
+                .read("eth_getTransactionByHash", on, || async {
+                    provider.get_transaction_by_hash(tx).await
+                })
+                .await?
+                .ok_or(Error::TxFailed {
+                    call: "eth_getTransactionByHash",
+                    on,
+                    tx,
+                    reason: "the node does not know a transaction it logged".into(),
+                })?;
+            let action = action_of_call(sent.input()).ok_or(Error::TxFailed {
+                call: "replay",
+                on,
+                tx,
+                reason: "not a direct DisputeGame move (calls through other contracts cannot be replayed)".into(),
+            })?;
+            let now = block_time(node, on, log).await?;
+            let mover = self.game.to_move().ok_or(Error::Diverged {
+                game_id: self.game_id,
+                field: "phase",
+                local: "over".into(),
+                chain: format!("a move in transaction {tx}"),
+            })?;
+            let who = match action {
+                Action::Timeout => mover.other(),
+                _ => mover,
+            };
+            self.game
+                .apply(vm, who, &action, now)
+                .map_err(|e| Error::Diverged {
+                    game_id: self.game_id,
+                    field: "a move",
+                    local: format!("rejected: {e}"),
+                    chain: format!("accepted in transaction {tx}"),
+                })?;
+            self.applied += 1;
+            self.last_tx = Some(tx);
+        }
+        self.check(node).await
+    }
+
+    /// Compares the mirror with the contract's view of the game.
+    async fn check(&self, node: &Node) -> Result<()> {
+        let on = Target::Game(self.game_id);
+        let contract = node.game();
+        let id = U256::from(self.game_id);
+        let v = node
+            .read("getGame", on, || async {
+                contract.getGame(id).call().await
+            })
+            .await?;
+        let g = &self.game;
+        let phase = match g.phase() {
+            Phase::Reveal => 1u8,
+            Phase::Pick(_) => 2,
+            Phase::Step => 3,
+            Phase::Over(Role::Defender) => 4,
+            Phase::Over(Role::Challenger) => 5,
+        };
+        let (depth, index) = g.node();
+        let roots: Vec<B256> = g.roots().iter().copied().map(B256::from).collect();
+        let fields: [(&'static str, String, String); 8] = [
+            ("phase", phase.to_string(), (v.phase as u8).to_string()),
+            ("level", g.level().to_string(), v.level.to_string()),
+            (
+                "node",
+                format!("({depth}, {index})"),
+                format!("({}, {})", v.depth, v.index),
+            ),
+            (
+                "defender clock",
+                g.clock(Role::Defender).to_string(),
+                v.defenderClock.to_string(),
+            ),
+            (
+                "challenger clock",
+                g.clock(Role::Challenger).to_string(),
+                v.challengerClock.to_string(),
+            ),
+            (
+                "moves",
+                format!("{:?}", [g.moves(Role::Defender), g.moves(Role::Challenger)]),
+                format!("{:?}", [v.defenderMoves, v.challengerMoves]),
+            ),
+            ("path", format!("{:?}", g.path()), format!("{:?}", v.path)),
+            ("roots", format!("{roots:?}"), format!("{:?}", v.roots)),
+        ];
+        for (field, local, chain) in fields {
+            if local != chain {
+                return Err(Error::Diverged {
+                    game_id: self.game_id,
+                    field,
+                    local,
+                    chain,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The timestamp of the block holding `log`.
+async fn block_time(node: &Node, on: Target, log: &alloy::rpc::types::Log) -> Result<u64> {
+    if let Some(t) = log.block_timestamp {
+        return Ok(t);
+    }
+    let number = log.block_number.ok_or(Error::Unexpected {
+        on,
+        reason: "an event without a block number".into(),
+    })?;
+    let provider = node.provider();
+    node.read("eth_getBlockByNumber", on, || async {
+        provider.get_block_by_number(number.into()).await
+    })
+    .await?
+    .map(|b| b.header.timestamp)
+    .ok_or(Error::Unexpected {
+        on,
+        reason: format!("block {number} is unknown to the node"),
+    })
+}

@@ -1,0 +1,373 @@
+//! The one place where the game's actions and the claim's life-cycle meet
+//! the contracts' ABI: [`Responder`] turns an [`Action`] (and a claim,
+//! challenge, settlement, finalization or withdrawal) into the contract
+//! call and sends it through [`Node::transact`]; [`action_of_call`] reads a
+//! move back from a transaction's calldata, so a game's mirror replays
+//! exactly what was sent.
+
+use alloy::primitives::{B256, Bytes, U256};
+use alloy::providers::Provider;
+use alloy::sol_types::SolCall;
+use trace_vm::commit::Hash;
+use trace_vm::commit::keccak256;
+
+use super::node::{Node, Sent};
+use crate::contracts::{Claims, DisputeGame};
+use crate::error::Target;
+use crate::game::rules::{Action, Game, Phase};
+use crate::game::tree::Tree;
+use crate::machine::{Claim, State};
+use crate::{Error, Result};
+
+/// What a settled challenge paid, and to whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settlement {
+    /// The claim.
+    pub claim_id: u64,
+    /// The game.
+    pub game_id: u64,
+    /// Whether the challenger won (the claim is rejected).
+    pub challenger_won: bool,
+    /// Who was credited.
+    pub payee: alloy::primitives::Address,
+    /// How much, in wei.
+    pub paid: U256,
+    /// The settling transaction.
+    pub sent: Sent,
+}
+
+/// Sends one account's transactions.
+#[derive(Debug, Clone)]
+pub struct Responder {
+    node: Node,
+}
+
+fn b256s(v: &[Hash]) -> Vec<B256> {
+    v.iter().copied().map(B256::from).collect()
+}
+
+fn hashes(v: &[B256]) -> Vec<Hash> {
+    v.iter().map(|h| h.0).collect()
+}
+
+/// The contract function that carries `action`.
+pub fn call_name(action: &Action<State>) -> &'static str {
+    match action {
+        Action::Reveal { .. } => "reveal",
+        Action::Pick { .. } => "pick",
+        Action::Expand { .. } => "expand",
+        Action::Step { .. } => "step",
+        Action::Timeout => "timeout",
+    }
+}
+
+/// The move a `DisputeGame` transaction's calldata carries, or `None` for
+/// calldata of another function.
+pub fn action_of_call(calldata: &[u8]) -> Option<Action<State>> {
+    use DisputeGame::{expandCall, pickCall, revealCall, stepCall, timeoutCall};
+    let selector: [u8; 4] = calldata.get(..4)?.try_into().ok()?;
+    Some(match selector {
+        revealCall::SELECTOR => Action::Reveal {
+            children: hashes(&revealCall::abi_decode(calldata).ok()?.children),
+        },
+        pickCall::SELECTOR => Action::Pick {
+            child: pickCall::abi_decode(calldata).ok()?.child.try_into().ok()?,
+        },
+        expandCall::SELECTOR => {
+            let c = expandCall::abi_decode(calldata).ok()?;
+            Action::Expand {
+                pre: c.pre.0,
+                pre_proof: hashes(&c.preProof),
+                sub_root: c.subRoot.0,
+                first_proof: hashes(&c.firstProof),
+                last_proof: hashes(&c.lastProof),
+            }
+        }
+        stepCall::SELECTOR => {
+            let c = stepCall::abi_decode(calldata).ok()?;
+            Action::Step {
+                pre: State(c.pre.to_vec()),
+                post: State(c.post.to_vec()),
+                pre_proof: hashes(&c.preProof),
+            }
+        }
+        timeoutCall::SELECTOR => Action::Timeout,
+        _ => return None,
+    })
+}
+
+impl Responder {
+    /// Sends as `node`'s account.
+    pub fn new(node: Node) -> Self {
+        Self { node }
+    }
+
+    /// The node it sends through.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// Sends `action` in game `game_id`, whose state before the move is
+    /// `game` (a pick names its child's hash and proof from the reveal).
+    pub async fn act(&self, game_id: u64, game: &Game, action: &Action<State>) -> Result<Sent> {
+        let contract = self.node.game();
+        let id = U256::from(game_id);
+        let on = Target::Game(game_id);
+        let name = call_name(action);
+        match action {
+            Action::Reveal { children } => {
+                self.node
+                    .transact(name, on, contract.reveal(id, b256s(children)))
+                    .await
+            }
+            Action::Pick { child } => {
+                let Phase::Pick(children) = game.phase() else {
+                    return Err(Error::Unexpected {
+                        on,
+                        reason: format!("a pick while the game is in phase {:?}", game.phase()),
+                    });
+                };
+                let hash = children.get(*child as usize).ok_or(Error::Unexpected {
+                    on,
+                    reason: format!("pick of child {child} of {} revealed", children.len()),
+                })?;
+                let proof = Tree::new(children).proof(*child);
+                self.node
+                    .transact(
+                        name,
+                        on,
+                        contract.pick(id, U256::from(*child), B256::from(*hash), b256s(&proof)),
+                    )
+                    .await
+            }
+            Action::Expand {
+                pre,
+                pre_proof,
+                sub_root,
+                first_proof,
+                last_proof,
+            } => {
+                self.node
+                    .transact(
+                        name,
+                        on,
+                        contract.expand(
+                            id,
+                            B256::from(*pre),
+                            b256s(pre_proof),
+                            B256::from(*sub_root),
+                            b256s(first_proof),
+                            b256s(last_proof),
+                        ),
+                    )
+                    .await
+            }
+            Action::Step {
+                pre,
+                post,
+                pre_proof,
+            } => {
+                self.node
+                    .transact(
+                        name,
+                        on,
+                        contract.step(
+                            id,
+                            Bytes::from(pre.0.clone()),
+                            Bytes::from(post.0.clone()),
+                            b256s(pre_proof),
+                        ),
+                    )
+                    .await
+            }
+            Action::Timeout => self.node.transact(name, on, contract.timeout(id)).await,
+        }
+    }
+
+    /// Registers `claim`'s model under `name` unless it is registered; its id.
+    pub async fn register(&self, claim: &Claim, name: &str) -> Result<B256> {
+        let registry = self.node.registry();
+        let model_id = B256::from(claim.model_id());
+        let on = Target::Model(model_id);
+        let known = self
+            .node
+            .read("isRegistered", on, || async {
+                registry.isRegistered(model_id).call().await
+            })
+            .await?;
+        if !known {
+            let call = registry.register(
+                claim.weights_root.into(),
+                claim.arch_hash.into(),
+                name.to_owned(),
+            );
+            self.node.transact("register", on, call).await?;
+        }
+        Ok(model_id)
+    }
+
+    /// Posts `claim` with its `input` and `output` bytes and `bond`; the claim id.
+    pub async fn post_claim(
+        &self,
+        claim: &Claim,
+        input: &[u8],
+        output: &[u8],
+        bond: U256,
+    ) -> Result<(u64, Sent)> {
+        let claims = self.node.claims();
+        let on = Target::Model(claim.model_id().into());
+        if keccak256(input) != claim.input_hash || keccak256(output) != claim.output_hash {
+            return Err(Error::Unexpected {
+                on,
+                reason: "the input or output bytes do not hash to the claim's input/output hash"
+                    .into(),
+            });
+        }
+        let call = claims
+            .postClaim(
+                claim.model_id().into(),
+                Bytes::copy_from_slice(input),
+                Bytes::copy_from_slice(output),
+                claim.trace_root.into(),
+                claim.sizes.clone(),
+            )
+            .value(bond);
+        let sent = self.node.transact("postClaim", on, call).await?;
+        let id = self.event_id(sent, on, |log| {
+            log.log_decode::<Claims::ClaimPosted>()
+                .ok()
+                .map(|e| e.inner.data.claimId)
+        });
+        let id = id.await?;
+        u64::try_from(id)
+            .map(|id| (id, sent))
+            .map_err(|_| Error::Unexpected {
+                on,
+                reason: format!("claim id {id} does not fit 64 bits"),
+            })
+    }
+
+    /// Challenges claim `claim_id`, whose fields are `claim`, with `bond`; the game id.
+    pub async fn challenge(&self, claim_id: u64, claim: &Claim, bond: U256) -> Result<(u64, Sent)> {
+        let on = Target::Claim(claim_id);
+        let claims = self.node.claims();
+        let call = claims
+            .challenge(
+                U256::from(claim_id),
+                claim.model_id().into(),
+                claim.input_hash.into(),
+                claim.output_hash.into(),
+                claim.trace_root.into(),
+                claim.sizes.clone(),
+            )
+            .value(bond);
+        let sent = self.node.transact("challenge", on, call).await?;
+        let id = self
+            .event_id(sent, on, |log| {
+                log.log_decode::<Claims::Challenged>()
+                    .ok()
+                    .map(|e| e.inner.data.gameId)
+            })
+            .await?;
+        u64::try_from(id)
+            .map(|id| (id, sent))
+            .map_err(|_| Error::Unexpected {
+                on,
+                reason: format!("game id {id} does not fit 64 bits"),
+            })
+    }
+
+    /// Settles game `game_id` (anyone may, once it is over).
+    pub async fn settle(&self, game_id: u64) -> Result<Settlement> {
+        let on = Target::Game(game_id);
+        let claims = self.node.claims();
+        let sent = self
+            .node
+            .transact("settle", on, claims.settle(U256::from(game_id)))
+            .await?;
+        let receipt = self.receipt(sent, on).await?;
+        let e = receipt
+            .inner
+            .logs()
+            .iter()
+            .find_map(|log| log.log_decode::<Claims::ChallengeSettled>().ok())
+            .ok_or(Error::Unexpected {
+                on,
+                reason: format!("settle transaction {} emitted no ChallengeSettled", sent.tx),
+            })?
+            .inner
+            .data;
+        Ok(Settlement {
+            claim_id: e.claimId.try_into().map_err(|_| Error::Unexpected {
+                on,
+                reason: format!("settled claim id {} does not fit 64 bits", e.claimId),
+            })?,
+            game_id,
+            challenger_won: e.challengerWon,
+            payee: e.payee,
+            paid: e.paid,
+            sent,
+        })
+    }
+
+    /// Finalizes claim `claim_id` after its window (no game open).
+    pub async fn finalize(&self, claim_id: u64) -> Result<Sent> {
+        let claims = self.node.claims();
+        let call = claims.finalize(U256::from(claim_id));
+        self.node
+            .transact("finalize", Target::Claim(claim_id), call)
+            .await
+    }
+
+    /// Withdraws the sender's credit; the amount paid.
+    pub async fn withdraw(&self) -> Result<(U256, Sent)> {
+        let amount = self.node.credit().await?;
+        let on = Target::Account(self.node.sender());
+        let claims = self.node.claims();
+        let sent = self
+            .node
+            .transact("withdraw", on, claims.withdraw())
+            .await?;
+        Ok((amount, sent))
+    }
+
+    async fn receipt(
+        &self,
+        sent: Sent,
+        on: Target,
+    ) -> Result<alloy::rpc::types::TransactionReceipt> {
+        let provider = self.node.provider();
+        self.node
+            .read("eth_getTransactionReceipt", on, || async {
+                provider.get_transaction_receipt(sent.tx).await
+            })
+            .await?
+            .ok_or(Error::TxFailed {
+                call: "eth_getTransactionReceipt",
+                on,
+                tx: sent.tx,
+                reason: "the node has no receipt for a mined transaction".into(),
+            })
+    }
+
+    /// The id an event of `sent`'s receipt carries.
+    async fn event_id(
+        &self,
+        sent: Sent,
+        on: Target,
+        find: impl Fn(&alloy::rpc::types::Log) -> Option<U256>,
+    ) -> Result<U256> {
+        let receipt = self.receipt(sent, on).await?;
+        receipt
+            .inner
+            .logs()
+            .iter()
+            .find_map(find)
+            .ok_or(Error::TxFailed {
+                call: "event",
+                on,
+                tx: sent.tx,
+                reason: "the transaction emitted no event with the new id".into(),
+            })
+    }
+}
