@@ -67,7 +67,7 @@ fn has_avx512vl() -> bool {
 
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
-mod x86 {
+pub(super) mod x86 {
     use std::arch::x86_64::*;
 
     use super::{B_BLOCK_BYTES, KC, canon};
@@ -126,8 +126,14 @@ mod x86 {
         tile: Tile,
     ) {
         assert!(a.len() >= m * k && b.len() >= n * k && c.len() >= m * n);
-        // Rows of B per block, a multiple of NR so blocks hold whole tiles.
-        let nb = (B_BLOCK_BYTES / (4 * k.max(1))).max(1).div_ceil(NR) * NR;
+        // Rows of B per block, a multiple of NR so blocks hold whole tiles,
+        // and no more than B has: `acc` is allocated per call, and a large
+        // allocation of a short K's block (every attention head) would be
+        // fresh pages to fault in each time.
+        let nb = (B_BLOCK_BYTES / (4 * k.max(1)))
+            .clamp(1, n.max(1))
+            .div_ceil(NR)
+            * NR;
         // Lane accumulators of one strip of A against one block of B,
         // carried from one K block to the next.
         let mut acc = vec![_mm256_setzero_ps(); MR * nb];
@@ -276,7 +282,7 @@ mod x86 {
     /// `((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))`: `hadd` adds
     /// adjacent pairs within each 128-bit half, which are the tree's pairs.
     #[inline(always)]
-    unsafe fn lane_tree(v: __m256) -> f32 {
+    pub(in crate::arith) unsafe fn lane_tree(v: __m256) -> f32 {
         // SAFETY: avx (the callers run with avx2).
         unsafe {
             let pairs = _mm256_hadd_ps(v, v);

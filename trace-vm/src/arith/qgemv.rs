@@ -1,0 +1,388 @@
+//! Matrix-vector products against block-quantized weights, read once.
+//!
+//! `out[j] = dot(x, dequant(W[j, :]))` for the rows of a quantized weight
+//! (stored `[N, K]`, rows of whole blocks): every output is exactly the
+//! canonical dot product of SPEC.md against the values of the dtype's dequant
+//! program ([`crate::ops::quant`]). Decoding a token multiplies one activation
+//! row by every weight, so instead of dequantizing weights into an F32 panel
+//! and running the general tile kernel, each block is decoded straight into
+//! 8-lane vectors and consumed at once: word `i` of a row lands in lane
+//! `i mod 8` of its vector, which is the canonical lane of that word, so one
+//! 256-bit register holds the 8 accumulators of one output with no transpose.
+//! Four rows are in flight (the FMA latency hides behind the other rows).
+//!
+//! The decoded values are bit for bit the program's: the f16 scale and the
+//! small integers convert exactly, and every product or difference is the
+//! program's own single rounding, in its order (the per-block and
+//! per-sub-block factors `d * sc` and `dmin * m` are computed first, as the
+//! programs compute them). Only a NaN's payload may differ from the
+//! program's canonical NaN, and a NaN weight makes its dot product NaN,
+//! which the final canonicalization turns into the canonical NaN.
+
+use crate::commit::DType;
+
+/// `out[j] = dot(x, dequant(row j))` for the `out.len()` rows of `x.len()`
+/// elements stored in `rows` (whole blocks of `dtype`). `false`, with `out`
+/// untouched, when the CPU lacks AVX2+FMA, the dtype is not one
+/// [`crate::ops::quant`] supports or the lengths do not describe whole
+/// blocks: the caller then takes the general path.
+pub fn quant_gemv(dtype: DType, x: &[u32], rows: &[u8], out: &mut [u32]) -> bool {
+    let (be, bb) = dtype.block();
+    let (be, bb) = (be as usize, bb as usize);
+    let k = x.len();
+    crate::ops::quant::supported(dtype)
+        && k.is_multiple_of(be)
+        && rows.len() == out.len() * (k / be) * bb
+        && gemv_native(dtype, x, rows, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn gemv_native(dtype: DType, x: &[u32], rows: &[u8], out: &mut [u32]) -> bool {
+    if !super::kernels::has_avx2_fma() {
+        return false;
+    }
+    // SAFETY: avx2 and fma were detected; `rows` holds `out.len()` rows of
+    // whole blocks of a supported dtype (checked by the caller).
+    #[allow(unsafe_code)]
+    unsafe {
+        x86::gemv(dtype, x, rows, out)
+    };
+    true
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn gemv_native(_: DType, _: &[u32], _: &[u8], _: &mut [u32]) -> bool {
+    false
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::super::gemm::x86::lane_tree;
+    use crate::arith::{Arith, Fast, canon};
+    use crate::commit::DType;
+
+    /// Vectors of 8 decoded words in the largest block (Q4_K, Q6_K: 256).
+    const MAX_VECS: usize = 32;
+
+    /// Rows computed together: their accumulators hide the FMA latency.
+    const ROWS: usize = 4;
+
+    /// Every row of `rows` against `x`, [`ROWS`] at a time.
+    ///
+    /// # Safety
+    /// avx2 and fma; `rows` holds `out.len()` rows of `x.len() / be` whole
+    /// blocks of `dtype`, a supported dtype.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn gemv(dtype: DType, x: &[u32], rows: &[u8], out: &mut [u32]) {
+        let (be, bb) = dtype.block();
+        let (be, bb) = (be as usize, bb as usize);
+        let row_bytes = x.len() / be * bb;
+        let mut j = 0;
+        while j + ROWS <= out.len() {
+            // SAFETY: rows j..j+ROWS exist (loop bound); forwarded contract.
+            unsafe { gemv_rows::<ROWS>(dtype, x, &rows[j * row_bytes..], &mut out[j..j + ROWS]) };
+            j += ROWS;
+        }
+        while j < out.len() {
+            // SAFETY: as above, one row.
+            unsafe { gemv_rows::<1>(dtype, x, &rows[j * row_bytes..], &mut out[j..j + 1]) };
+            j += 1;
+        }
+    }
+
+    /// `R` consecutive rows starting at `rows[0]`.
+    ///
+    /// # Safety
+    /// As [`gemv`], for `R` rows at the start of `rows`.
+    #[inline(always)]
+    unsafe fn gemv_rows<const R: usize>(dtype: DType, x: &[u32], rows: &[u8], out: &mut [u32]) {
+        let (be, bb) = dtype.block();
+        let (be, bb) = (be as usize, bb as usize);
+        let blocks = x.len() / be;
+        let vecs = be / 8;
+        // SAFETY (whole body): avx2 and fma (the caller's); block `b` of row
+        // `r` is the `bb` bytes at (r * blocks + b) * bb < R * blocks * bb
+        // <= rows.len(); the activations read are x[b * be + 8 * v..][..8]
+        // with 8 * v < be.
+        unsafe {
+            let mut acc = [_mm256_setzero_ps(); R];
+            let mut w = [[_mm256_setzero_ps(); MAX_VECS]; R];
+            for b in 0..blocks {
+                for (r, wr) in w.iter_mut().enumerate() {
+                    decode_block(dtype, rows.as_ptr().add((r * blocks + b) * bb), wr);
+                }
+                let xb = x.as_ptr().add(b * be).cast::<f32>();
+                for v in 0..vecs {
+                    let xv = _mm256_loadu_ps(xb.add(8 * v));
+                    for (a, wr) in acc.iter_mut().zip(&w) {
+                        *a = _mm256_fmadd_ps(xv, wr[v], *a);
+                    }
+                }
+            }
+            for (o, a) in out.iter_mut().zip(acc) {
+                *o = canon(lane_tree(a));
+            }
+        }
+    }
+
+    /// The f16 word at `p` as an f32 (exact; NaN scales give a NaN).
+    #[inline(always)]
+    unsafe fn half(p: *const u8) -> f32 {
+        // SAFETY: the caller's block holds two bytes at `p`.
+        let bits = unsafe { u16::from_le_bytes([*p, *p.add(1)]) };
+        f32::from_bits(Fast.f16_to_f32(u32::from(bits)))
+    }
+
+    /// The 8 bytes at `p` widened to eight u32 lanes.
+    #[inline(always)]
+    unsafe fn bytes8(p: *const u8) -> __m256i {
+        // SAFETY: the caller's block holds 8 bytes at `p`; avx2.
+        unsafe { _mm256_cvtepu8_epi32(_mm_loadl_epi64(p.cast())) }
+    }
+
+    /// Lanes (small integers) times `scale`: `i2f(q) * scale`, one rounding.
+    #[inline(always)]
+    unsafe fn scaled(q: __m256i, scale: f32) -> __m256 {
+        // SAFETY: avx.
+        unsafe { _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(scale)) }
+    }
+
+    /// Decode one block of `dtype` at `p` into `out[..be / 8]`, element `i`
+    /// in lane `i mod 8` of vector `i / 8`.
+    ///
+    /// # Safety
+    /// avx2; `p` points at one whole block of a supported `dtype`.
+    #[inline(always)]
+    unsafe fn decode_block(dtype: DType, p: *const u8, out: &mut [__m256; MAX_VECS]) {
+        // SAFETY (whole body): every offset read is inside the block's
+        // layout (ggml's block_q8_0, block_q5_0, block_q4_K, block_q6_K, as
+        // decoded by `quant::fields`).
+        unsafe {
+            let low4 = _mm256_set1_epi32(0xF);
+            match dtype {
+                // d: f16, q: 32 x i8.
+                DType::Q8_0 => {
+                    let d = half(p);
+                    for (c, o) in out.iter_mut().take(4).enumerate() {
+                        let q = _mm256_cvtepi8_epi32(_mm_loadl_epi64(p.add(2 + 8 * c).cast()));
+                        *o = scaled(q, d);
+                    }
+                }
+                // d: f16, qs: 16 bytes (element i < 16 the low nibble of
+                // byte i, element i + 16 its high nibble); value q - 8.
+                DType::Q4_0 => {
+                    let d = half(p);
+                    for (c, o) in out.iter_mut().take(4).enumerate() {
+                        let b = bytes8(p.add(2 + 8 * (c % 2)));
+                        let nib = if c < 2 {
+                            _mm256_and_si256(b, low4)
+                        } else {
+                            _mm256_srli_epi32::<4>(b)
+                        };
+                        *o = scaled(_mm256_sub_epi32(nib, _mm256_set1_epi32(8)), d);
+                    }
+                }
+                // d: f16, qh: u32 (bit i: fifth bit of element i), qs: 16
+                // bytes (element i < 16 the low nibble of byte i, element
+                // i + 16 its high nibble); value (q | hi << 4) - 16.
+                DType::Q5_0 => {
+                    let d = half(p);
+                    let qh = _mm256_set1_epi32(i32::from_le_bytes([
+                        *p.add(2),
+                        *p.add(3),
+                        *p.add(4),
+                        *p.add(5),
+                    ]));
+                    for (c, o) in out.iter_mut().take(4).enumerate() {
+                        let b = bytes8(p.add(6 + 8 * (c % 2)));
+                        let nib = if c < 2 {
+                            _mm256_and_si256(b, low4)
+                        } else {
+                            _mm256_srli_epi32::<4>(b)
+                        };
+                        let at = _mm256_add_epi32(
+                            _mm256_set1_epi32(8 * c as i32),
+                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                        );
+                        let hi = _mm256_and_si256(_mm256_srlv_epi32(qh, at), _mm256_set1_epi32(1));
+                        let q = _mm256_or_si256(nib, _mm256_slli_epi32::<4>(hi));
+                        *o = scaled(_mm256_sub_epi32(q, _mm256_set1_epi32(16)), d);
+                    }
+                }
+                // d, dmin: f16, 12 bytes of packed 6-bit (scale, min) per
+                // 32-element sub-block, qs: 128 bytes; chunk c of 64
+                // elements: low nibbles of bytes 32c.. then high nibbles,
+                // value (d * sc) * q - dmin * m.
+                DType::Q4K => {
+                    let (d, dmin) = (half(p), half(p.add(2)));
+                    let scales = std::slice::from_raw_parts(p.add(4), 12);
+                    for c in 0..4 {
+                        let (s0, m0) = crate::ops::quant::scale_min_k4(2 * c, scales);
+                        let (s1, m1) = crate::ops::quant::scale_min_k4(2 * c + 1, scales);
+                        let (d0, n0) = (_mm256_set1_ps(d * s0 as f32), dmin * m0 as f32);
+                        let (d1, n1) = (_mm256_set1_ps(d * s1 as f32), dmin * m1 as f32);
+                        for h in 0..4 {
+                            let b = bytes8(p.add(16 + 32 * c + 8 * h));
+                            let lo = _mm256_cvtepi32_ps(_mm256_and_si256(b, low4));
+                            let hi = _mm256_cvtepi32_ps(_mm256_srli_epi32::<4>(b));
+                            out[8 * c + h] =
+                                _mm256_sub_ps(_mm256_mul_ps(d0, lo), _mm256_set1_ps(n0));
+                            out[8 * c + 4 + h] =
+                                _mm256_sub_ps(_mm256_mul_ps(d1, hi), _mm256_set1_ps(n1));
+                        }
+                    }
+                }
+                // ql: 128 bytes (low 4 bits), qh: 64 bytes (high 2 bits),
+                // sc: 16 x i8, d: f16; half n of 128 elements, group g of
+                // 32, element l: value (d * sc) * (q - 32).
+                DType::Q6K => {
+                    let d = half(p.add(208));
+                    for n in 0..2 {
+                        for g in 0..4 {
+                            for l8 in 0..4 {
+                                let l = 8 * l8;
+                                let ql = bytes8(p.add(64 * n + l + (g & 1) * 32));
+                                let lo = if g >= 2 {
+                                    _mm256_srli_epi32::<4>(ql)
+                                } else {
+                                    _mm256_and_si256(ql, low4)
+                                };
+                                let qh = bytes8(p.add(128 + 32 * n + l));
+                                let hi = _mm256_and_si256(
+                                    _mm256_srlv_epi32(qh, _mm256_set1_epi32(2 * g as i32)),
+                                    _mm256_set1_epi32(3),
+                                );
+                                let q = _mm256_sub_epi32(
+                                    _mm256_or_si256(lo, _mm256_slli_epi32::<4>(hi)),
+                                    _mm256_set1_epi32(32),
+                                );
+                                let sc = *p.add(192 + 8 * n + l / 16 + 2 * g) as i8;
+                                out[16 * n + 4 * g + l8] = scaled(q, d * f32::from(sc));
+                            }
+                        }
+                    }
+                }
+                _ => unreachable!("quant_gemv checks the dtype"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arith::kernels::dot;
+    use crate::arith::{Eval, Reference};
+    use crate::ops::quant;
+
+    /// xorshift bytes / words.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    /// The reference: every weight through the dequant program under
+    /// SoftFloat, then the canonical dot product under SoftFloat.
+    fn reference(dtype: DType, x: &[u32], rows: &[u8], n: usize) -> Vec<u32> {
+        let (be, bb) = dtype.block();
+        let (be, bb) = (be as usize, bb as usize);
+        let k = x.len();
+        let nf = quant::field_count(dtype);
+        (0..n)
+            .map(|j| {
+                let w: Vec<u32> = (0..k)
+                    .map(|i| {
+                        let e = j * k + i;
+                        let f = quant::fields(dtype, &rows[e / be * bb..][..bb], e % be);
+                        quant::run(dtype, &mut Eval(&Reference), &f[..nf])
+                    })
+                    .collect();
+                dot(&Reference, x, &w).expect("equal lengths")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_output_is_the_canonical_dot_of_the_dequant_program() {
+        if !crate::arith::kernels::has_avx2_fma() {
+            eprintln!(
+                "SKIPPED every_output_is_the_canonical_dot_of_the_dequant_program: this CPU lacks AVX2+FMA, quant_gemv always declines"
+            );
+            return;
+        }
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        // Activations: ordinary values with NaN, infinities, subnormals, -0.
+        let special = [
+            0x7FC0_0000,
+            0xFF80_0000,
+            0x7F80_0000,
+            0x8000_0000,
+            0x0000_0001,
+            0x807F_FFFF,
+        ];
+        for dtype in [
+            DType::Q4_0,
+            DType::Q5_0,
+            DType::Q8_0,
+            DType::Q4K,
+            DType::Q6K,
+        ] {
+            let (be, bb) = dtype.block();
+            let (be, bb) = (be as usize, bb as usize);
+            for (n, blocks, specials) in [(1, 1, false), (7, 2, false), (9, 3, true), (4, 1, true)]
+            {
+                let k = blocks * be;
+                let mut x: Vec<u32> = (0..k)
+                    .map(|_| f32::to_bits((rng.next() >> 40) as f32 / 8_388_608.0 - 1.0))
+                    .collect();
+                // Arbitrary bytes: NaN, infinite, subnormal and zero scales included.
+                let mut rows: Vec<u8> = (0..n * blocks * bb)
+                    .map(|_| (rng.next() >> 24) as u8)
+                    .collect();
+                if specials {
+                    for (i, &s) in special.iter().enumerate() {
+                        x[(i * 37) % k] = s;
+                    }
+                } else {
+                    // Finite small scales so that most outputs are ordinary numbers.
+                    for b in rows.chunks_mut(bb) {
+                        let at = if dtype == DType::Q6K { 208 } else { 0 };
+                        b[at + 1] &= 0x1F;
+                        if dtype == DType::Q4K {
+                            b[3] &= 0x1F;
+                        }
+                    }
+                }
+                let mut got = vec![0u32; n];
+                assert!(quant_gemv(dtype, &x, &rows, &mut got), "{dtype:?} declined");
+                let want = reference(dtype, &x, &rows, n);
+                assert_eq!(got, want, "{dtype:?} {n} rows of {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn partial_blocks_and_other_dtypes_are_declined() {
+        let mut out = [0u32; 2];
+        // K not a whole number of blocks.
+        assert!(!quant_gemv(
+            DType::Q8_0,
+            &[0; 40],
+            &[0; 2 * 2 * 34],
+            &mut out
+        ));
+        // Byte count not matching the rows.
+        assert!(!quant_gemv(DType::Q8_0, &[0; 32], &[0; 34], &mut out));
+        // Not a quantized dtype.
+        assert!(!quant_gemv(DType::F32, &[0; 32], &[0; 2 * 128], &mut out));
+        assert_eq!(out, [0, 0], "a declined call leaves the outputs alone");
+    }
+}
