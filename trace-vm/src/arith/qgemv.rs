@@ -23,7 +23,7 @@ use crate::commit::DType;
 
 /// `out[j] = dot(x, dequant(row j))` for the `out.len()` rows of `x.len()`
 /// elements stored in `rows` (whole blocks of `dtype`). `false`, with `out`
-/// untouched, when the CPU lacks AVX2+FMA, the dtype is not one
+/// untouched, when the CPU lacks AVX2+FMA+F16C, the dtype is not one
 /// [`crate::ops::quant`] supports or the lengths do not describe whole
 /// blocks: the caller then takes the general path.
 pub fn quant_gemv(dtype: DType, x: &[u32], rows: &[u8], out: &mut [u32]) -> bool {
@@ -38,10 +38,10 @@ pub fn quant_gemv(dtype: DType, x: &[u32], rows: &[u8], out: &mut [u32]) -> bool
 
 #[cfg(target_arch = "x86_64")]
 fn gemv_native(dtype: DType, x: &[u32], rows: &[u8], out: &mut [u32]) -> bool {
-    if !super::kernels::has_avx2_fma() {
+    if !(super::kernels::has_avx2_fma() && std::arch::is_x86_feature_detected!("f16c")) {
         return false;
     }
-    // SAFETY: avx2 and fma were detected; `rows` holds `out.len()` rows of
+    // SAFETY: avx2, fma and f16c were detected; `rows` holds `out.len()` rows of
     // whole blocks of a supported dtype (checked by the caller).
     #[allow(unsafe_code)]
     unsafe {
@@ -61,61 +61,105 @@ mod x86 {
     use std::arch::x86_64::*;
 
     use super::super::gemm::x86::lane_tree;
-    use crate::arith::{Arith, Fast, canon};
+    use crate::arith::canon;
     use crate::commit::DType;
-
-    /// Vectors of 8 decoded words in the largest block (Q4_K, Q6_K: 256).
-    const MAX_VECS: usize = 32;
 
     /// Rows computed together: their accumulators hide the FMA latency.
     const ROWS: usize = 4;
 
-    /// Every row of `rows` against `x`, [`ROWS`] at a time.
+    /// How far ahead of the rows being read the weights are prefetched, in
+    /// groups of [`ROWS`] rows. A group reads its rows block by block, so
+    /// each row alone is a stream of a few cache lines (680 bytes for a
+    /// Q8_0 row of 640), too short for the hardware prefetcher to learn:
+    /// touching the same offset two groups ahead keeps the whole contiguous
+    /// weight stream in flight.
+    const PREFETCH_GROUPS: usize = 2;
+
+    /// Every row of `rows` against `x`, with the block decoder of `dtype`
+    /// (each monomorphized, so a block's vectors and scales stay in
+    /// registers).
     ///
     /// # Safety
-    /// avx2 and fma; `rows` holds `out.len()` rows of `x.len() / be` whole
-    /// blocks of `dtype`, a supported dtype.
-    #[target_feature(enable = "avx2,fma")]
+    /// avx2, fma and f16c; `rows` holds `out.len()` rows of `x.len() / be`
+    /// whole blocks of `dtype`, a supported dtype.
+    #[target_feature(enable = "avx2,fma,f16c")]
     pub(super) unsafe fn gemv(dtype: DType, x: &[u32], rows: &[u8], out: &mut [u32]) {
-        let (be, bb) = dtype.block();
-        let (be, bb) = (be as usize, bb as usize);
-        let row_bytes = x.len() / be * bb;
-        let mut j = 0;
-        while j + ROWS <= out.len() {
-            // SAFETY: rows j..j+ROWS exist (loop bound); forwarded contract.
-            unsafe { gemv_rows::<ROWS>(dtype, x, &rows[j * row_bytes..], &mut out[j..j + ROWS]) };
-            j += ROWS;
+        let bb = dtype.block().1 as usize;
+        // SAFETY (every decoder call): `gemv_with` passes the start of a
+        // whole block of `dtype`; the features are this function's.
+        unsafe {
+            match dtype {
+                DType::Q4_0 => gemv_with(x, rows, bb, out, |p, w| q4_0(p, w)),
+                DType::Q5_0 => gemv_with(x, rows, bb, out, |p, w| q5_0(p, w)),
+                DType::Q8_0 => gemv_with(x, rows, bb, out, |p, w| q8_0(p, w)),
+                DType::Q4K => gemv_with(x, rows, bb, out, |p, w| q4_k(p, w)),
+                DType::Q6K => gemv_with(x, rows, bb, out, |p, w| q6_k(p, w)),
+                _ => unreachable!("quant_gemv checks the dtype"),
+            }
         }
-        while j < out.len() {
-            // SAFETY: as above, one row.
-            unsafe { gemv_rows::<1>(dtype, x, &rows[j * row_bytes..], &mut out[j..j + 1]) };
-            j += 1;
+    }
+
+    /// [`gemv`] for blocks of `V` vectors (`8 * V` elements, `bb` bytes)
+    /// decoded by `decode`, [`ROWS`] rows at a time, then the rest one by one.
+    ///
+    /// # Safety
+    /// As [`gemv`]; `decode` reads only the block it is given.
+    #[inline(always)]
+    unsafe fn gemv_with<const V: usize>(
+        x: &[u32],
+        rows: &[u8],
+        bb: usize,
+        out: &mut [u32],
+        decode: impl Fn(*const u8, &mut [__m256; V]) + Copy,
+    ) {
+        let row_bytes = x.len() / (8 * V) * bb;
+        let mut j = 0;
+        // SAFETY: rows j.. of `rows` exist for every output j (the caller's
+        // contract), so each call gets its R rows.
+        unsafe {
+            while j + ROWS <= out.len() {
+                let o = &mut out[j..j + ROWS];
+                gemv_rows::<ROWS, V>(x, &rows[j * row_bytes..], bb, o, decode);
+                j += ROWS;
+            }
+            while j < out.len() {
+                gemv_rows::<1, V>(x, &rows[j * row_bytes..], bb, &mut out[j..j + 1], decode);
+                j += 1;
+            }
         }
     }
 
     /// `R` consecutive rows starting at `rows[0]`.
     ///
     /// # Safety
-    /// As [`gemv`], for `R` rows at the start of `rows`.
+    /// As [`gemv_with`], for `R` rows at the start of `rows`.
     #[inline(always)]
-    unsafe fn gemv_rows<const R: usize>(dtype: DType, x: &[u32], rows: &[u8], out: &mut [u32]) {
-        let (be, bb) = dtype.block();
-        let (be, bb) = (be as usize, bb as usize);
+    unsafe fn gemv_rows<const R: usize, const V: usize>(
+        x: &[u32],
+        rows: &[u8],
+        bb: usize,
+        out: &mut [u32],
+        decode: impl Fn(*const u8, &mut [__m256; V]),
+    ) {
+        let be = 8 * V;
         let blocks = x.len() / be;
-        let vecs = be / 8;
         // SAFETY (whole body): avx2 and fma (the caller's); block `b` of row
         // `r` is the `bb` bytes at (r * blocks + b) * bb < R * blocks * bb
         // <= rows.len(); the activations read are x[b * be + 8 * v..][..8]
-        // with 8 * v < be.
+        // with v < V.
         unsafe {
             let mut acc = [_mm256_setzero_ps(); R];
-            let mut w = [[_mm256_setzero_ps(); MAX_VECS]; R];
+            let mut w = [[_mm256_setzero_ps(); V]; R];
+            let ahead = PREFETCH_GROUPS * ROWS * blocks * bb;
             for b in 0..blocks {
                 for (r, wr) in w.iter_mut().enumerate() {
-                    decode_block(dtype, rows.as_ptr().add((r * blocks + b) * bb), wr);
+                    let p = rows.as_ptr().add((r * blocks + b) * bb);
+                    // A hint only: an address past the weights is not read.
+                    _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(ahead).cast());
+                    decode(p, wr);
                 }
                 let xb = x.as_ptr().add(b * be).cast::<f32>();
-                for v in 0..vecs {
+                for v in 0..V {
                     let xv = _mm256_loadu_ps(xb.add(8 * v));
                     for (a, wr) in acc.iter_mut().zip(&w) {
                         *a = _mm256_fmadd_ps(xv, wr[v], *a);
@@ -128,12 +172,15 @@ mod x86 {
         }
     }
 
-    /// The f16 word at `p` as an f32 (exact; NaN scales give a NaN).
+    /// The f16 word at `p` as an f32: exact, subnormals included; a NaN
+    /// scale gives a NaN (its payload is irrelevant, see the module docs).
     #[inline(always)]
     unsafe fn half(p: *const u8) -> f32 {
-        // SAFETY: the caller's block holds two bytes at `p`.
-        let bits = unsafe { u16::from_le_bytes([*p, *p.add(1)]) };
-        f32::from_bits(Fast.f16_to_f32(u32::from(bits)))
+        // SAFETY: the caller's block holds two bytes at `p`; f16c.
+        unsafe {
+            let bits = u16::from_le_bytes([*p, *p.add(1)]);
+            _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(bits))))
+        }
     }
 
     /// The 8 bytes at `p` widened to eight u32 lanes.
@@ -150,122 +197,126 @@ mod x86 {
         unsafe { _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(scale)) }
     }
 
-    /// Decode one block of `dtype` at `p` into `out[..be / 8]`, element `i`
-    /// in lane `i mod 8` of vector `i / 8`.
-    ///
-    /// # Safety
-    /// avx2; `p` points at one whole block of a supported `dtype`.
+    /// The high (`high`) or low nibble of each u32 lane holding a byte.
     #[inline(always)]
-    unsafe fn decode_block(dtype: DType, p: *const u8, out: &mut [__m256; MAX_VECS]) {
-        // SAFETY (whole body): every offset read is inside the block's
-        // layout (ggml's block_q8_0, block_q5_0, block_q4_K, block_q6_K, as
-        // decoded by `quant::fields`).
+    unsafe fn nibbles(b: __m256i, high: bool) -> __m256i {
+        // SAFETY: avx2.
         unsafe {
-            let low4 = _mm256_set1_epi32(0xF);
-            match dtype {
-                // d: f16, q: 32 x i8.
-                DType::Q8_0 => {
-                    let d = half(p);
-                    for (c, o) in out.iter_mut().take(4).enumerate() {
-                        let q = _mm256_cvtepi8_epi32(_mm_loadl_epi64(p.add(2 + 8 * c).cast()));
-                        *o = scaled(q, d);
-                    }
+            if high {
+                _mm256_srli_epi32::<4>(b)
+            } else {
+                _mm256_and_si256(b, _mm256_set1_epi32(0xF))
+            }
+        }
+    }
+
+    // The block decoders: element `i` of the block in lane `i mod 8` of
+    // vector `i / 8`, each value the dtype's dequant program (module docs).
+    // Layouts are ggml's block_q4_0, block_q5_0, block_q8_0, block_q4_K and
+    // block_q6_K, as decoded by `quant::fields`.
+    //
+    // # Safety (each)
+    // avx2 and f16c; `p` points at one whole block of the dtype.
+
+    /// d: f16, qs: 16 bytes (element i < 16 the low nibble of byte i,
+    /// element i + 16 its high nibble); value d * (q - 8).
+    #[inline(always)]
+    unsafe fn q4_0(p: *const u8, out: &mut [__m256; 4]) {
+        // SAFETY: reads bytes 0..18 of the block.
+        unsafe {
+            let d = half(p);
+            for (c, o) in out.iter_mut().enumerate() {
+                let nib = nibbles(bytes8(p.add(2 + 8 * (c % 2))), c >= 2);
+                *o = scaled(_mm256_sub_epi32(nib, _mm256_set1_epi32(8)), d);
+            }
+        }
+    }
+
+    /// d: f16, qh: u32 (bit i: the fifth bit of element i), qs as Q4_0;
+    /// value d * ((q | hi << 4) - 16).
+    #[inline(always)]
+    unsafe fn q5_0(p: *const u8, out: &mut [__m256; 4]) {
+        // SAFETY: reads bytes 0..22 of the block.
+        unsafe {
+            let d = half(p);
+            let qh = _mm256_set1_epi32(p.add(2).cast::<i32>().read_unaligned());
+            for (c, o) in out.iter_mut().enumerate() {
+                let nib = nibbles(bytes8(p.add(6 + 8 * (c % 2))), c >= 2);
+                let at = _mm256_add_epi32(
+                    _mm256_set1_epi32(8 * c as i32),
+                    _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                );
+                let hi = _mm256_and_si256(_mm256_srlv_epi32(qh, at), _mm256_set1_epi32(1));
+                let q = _mm256_or_si256(nib, _mm256_slli_epi32::<4>(hi));
+                *o = scaled(_mm256_sub_epi32(q, _mm256_set1_epi32(16)), d);
+            }
+        }
+    }
+
+    /// d: f16, q: 32 x i8; value d * q.
+    #[inline(always)]
+    unsafe fn q8_0(p: *const u8, out: &mut [__m256; 4]) {
+        // SAFETY: reads bytes 0..34 of the block.
+        unsafe {
+            let d = half(p);
+            for (c, o) in out.iter_mut().enumerate() {
+                let q = _mm256_cvtepi8_epi32(_mm_loadl_epi64(p.add(2 + 8 * c).cast()));
+                *o = scaled(q, d);
+            }
+        }
+    }
+
+    /// d, dmin: f16, 12 bytes of packed 6-bit (scale, min) per 32-element
+    /// sub-block, qs: 128 bytes; chunk c of 64 elements: the low nibbles of
+    /// bytes 32c.. then their high nibbles; value (d * sc) * q - dmin * m.
+    #[inline(always)]
+    unsafe fn q4_k(p: *const u8, out: &mut [__m256; 32]) {
+        // SAFETY: reads bytes 0..144 of the block.
+        unsafe {
+            let (d, dmin) = (half(p), half(p.add(2)));
+            let scales = std::slice::from_raw_parts(p.add(4), 12);
+            for c in 0..4 {
+                let (s0, m0) = crate::ops::quant::scale_min_k4(2 * c, scales);
+                let (s1, m1) = crate::ops::quant::scale_min_k4(2 * c + 1, scales);
+                let (d0, n0) = (_mm256_set1_ps(d * s0 as f32), dmin * m0 as f32);
+                let (d1, n1) = (_mm256_set1_ps(d * s1 as f32), dmin * m1 as f32);
+                for h in 0..4 {
+                    let b = bytes8(p.add(16 + 32 * c + 8 * h));
+                    let lo = _mm256_cvtepi32_ps(nibbles(b, false));
+                    let hi = _mm256_cvtepi32_ps(nibbles(b, true));
+                    out[8 * c + h] = _mm256_sub_ps(_mm256_mul_ps(d0, lo), _mm256_set1_ps(n0));
+                    out[8 * c + 4 + h] = _mm256_sub_ps(_mm256_mul_ps(d1, hi), _mm256_set1_ps(n1));
                 }
-                // d: f16, qs: 16 bytes (element i < 16 the low nibble of
-                // byte i, element i + 16 its high nibble); value q - 8.
-                DType::Q4_0 => {
-                    let d = half(p);
-                    for (c, o) in out.iter_mut().take(4).enumerate() {
-                        let b = bytes8(p.add(2 + 8 * (c % 2)));
-                        let nib = if c < 2 {
-                            _mm256_and_si256(b, low4)
-                        } else {
-                            _mm256_srli_epi32::<4>(b)
-                        };
-                        *o = scaled(_mm256_sub_epi32(nib, _mm256_set1_epi32(8)), d);
-                    }
-                }
-                // d: f16, qh: u32 (bit i: fifth bit of element i), qs: 16
-                // bytes (element i < 16 the low nibble of byte i, element
-                // i + 16 its high nibble); value (q | hi << 4) - 16.
-                DType::Q5_0 => {
-                    let d = half(p);
-                    let qh = _mm256_set1_epi32(i32::from_le_bytes([
-                        *p.add(2),
-                        *p.add(3),
-                        *p.add(4),
-                        *p.add(5),
-                    ]));
-                    for (c, o) in out.iter_mut().take(4).enumerate() {
-                        let b = bytes8(p.add(6 + 8 * (c % 2)));
-                        let nib = if c < 2 {
-                            _mm256_and_si256(b, low4)
-                        } else {
-                            _mm256_srli_epi32::<4>(b)
-                        };
-                        let at = _mm256_add_epi32(
-                            _mm256_set1_epi32(8 * c as i32),
-                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+            }
+        }
+    }
+
+    /// ql: 128 bytes (low 4 bits), qh: 64 bytes (high 2 bits), sc: 16 x
+    /// i8, d: f16; half n of 128 elements, group g of 32, element l: value
+    /// (d * sc) * (q - 32).
+    #[inline(always)]
+    unsafe fn q6_k(p: *const u8, out: &mut [__m256; 32]) {
+        // SAFETY: reads bytes 0..210 of the block.
+        unsafe {
+            let d = half(p.add(208));
+            for n in 0..2 {
+                for g in 0..4 {
+                    for l8 in 0..4 {
+                        let l = 8 * l8;
+                        let lo = nibbles(bytes8(p.add(64 * n + l + (g & 1) * 32)), g >= 2);
+                        let qh = bytes8(p.add(128 + 32 * n + l));
+                        let hi = _mm256_and_si256(
+                            _mm256_srlv_epi32(qh, _mm256_set1_epi32(2 * g as i32)),
+                            _mm256_set1_epi32(3),
                         );
-                        let hi = _mm256_and_si256(_mm256_srlv_epi32(qh, at), _mm256_set1_epi32(1));
-                        let q = _mm256_or_si256(nib, _mm256_slli_epi32::<4>(hi));
-                        *o = scaled(_mm256_sub_epi32(q, _mm256_set1_epi32(16)), d);
+                        let q = _mm256_sub_epi32(
+                            _mm256_or_si256(lo, _mm256_slli_epi32::<4>(hi)),
+                            _mm256_set1_epi32(32),
+                        );
+                        let sc = *p.add(192 + 8 * n + l / 16 + 2 * g) as i8;
+                        out[16 * n + 4 * g + l8] = scaled(q, d * f32::from(sc));
                     }
                 }
-                // d, dmin: f16, 12 bytes of packed 6-bit (scale, min) per
-                // 32-element sub-block, qs: 128 bytes; chunk c of 64
-                // elements: low nibbles of bytes 32c.. then high nibbles,
-                // value (d * sc) * q - dmin * m.
-                DType::Q4K => {
-                    let (d, dmin) = (half(p), half(p.add(2)));
-                    let scales = std::slice::from_raw_parts(p.add(4), 12);
-                    for c in 0..4 {
-                        let (s0, m0) = crate::ops::quant::scale_min_k4(2 * c, scales);
-                        let (s1, m1) = crate::ops::quant::scale_min_k4(2 * c + 1, scales);
-                        let (d0, n0) = (_mm256_set1_ps(d * s0 as f32), dmin * m0 as f32);
-                        let (d1, n1) = (_mm256_set1_ps(d * s1 as f32), dmin * m1 as f32);
-                        for h in 0..4 {
-                            let b = bytes8(p.add(16 + 32 * c + 8 * h));
-                            let lo = _mm256_cvtepi32_ps(_mm256_and_si256(b, low4));
-                            let hi = _mm256_cvtepi32_ps(_mm256_srli_epi32::<4>(b));
-                            out[8 * c + h] =
-                                _mm256_sub_ps(_mm256_mul_ps(d0, lo), _mm256_set1_ps(n0));
-                            out[8 * c + 4 + h] =
-                                _mm256_sub_ps(_mm256_mul_ps(d1, hi), _mm256_set1_ps(n1));
-                        }
-                    }
-                }
-                // ql: 128 bytes (low 4 bits), qh: 64 bytes (high 2 bits),
-                // sc: 16 x i8, d: f16; half n of 128 elements, group g of
-                // 32, element l: value (d * sc) * (q - 32).
-                DType::Q6K => {
-                    let d = half(p.add(208));
-                    for n in 0..2 {
-                        for g in 0..4 {
-                            for l8 in 0..4 {
-                                let l = 8 * l8;
-                                let ql = bytes8(p.add(64 * n + l + (g & 1) * 32));
-                                let lo = if g >= 2 {
-                                    _mm256_srli_epi32::<4>(ql)
-                                } else {
-                                    _mm256_and_si256(ql, low4)
-                                };
-                                let qh = bytes8(p.add(128 + 32 * n + l));
-                                let hi = _mm256_and_si256(
-                                    _mm256_srlv_epi32(qh, _mm256_set1_epi32(2 * g as i32)),
-                                    _mm256_set1_epi32(3),
-                                );
-                                let q = _mm256_sub_epi32(
-                                    _mm256_or_si256(lo, _mm256_slli_epi32::<4>(hi)),
-                                    _mm256_set1_epi32(32),
-                                );
-                                let sc = *p.add(192 + 8 * n + l / 16 + 2 * g) as i8;
-                                out[16 * n + 4 * g + l8] = scaled(q, d * f32::from(sc));
-                            }
-                        }
-                    }
-                }
-                _ => unreachable!("quant_gemv checks the dtype"),
             }
         }
     }
