@@ -275,17 +275,16 @@ mod x86 {
         unsafe {
             let (d, dmin) = (half(p), half(p.add(2)));
             let scales = std::slice::from_raw_parts(p.add(4), 12);
+            let low4 = _mm256_set1_epi8(0xF);
             for c in 0..4 {
                 let (s0, m0) = crate::ops::quant::scale_min_k4(2 * c, scales);
                 let (s1, m1) = crate::ops::quant::scale_min_k4(2 * c + 1, scales);
-                let (d0, n0) = (_mm256_set1_ps(d * s0 as f32), dmin * m0 as f32);
-                let (d1, n1) = (_mm256_set1_ps(d * s1 as f32), dmin * m1 as f32);
-                for h in 0..4 {
-                    let b = bytes8(p.add(16 + 32 * c + 8 * h));
-                    let lo = _mm256_cvtepi32_ps(nibbles(b, false));
-                    let hi = _mm256_cvtepi32_ps(nibbles(b, true));
-                    out[8 * c + h] = _mm256_sub_ps(_mm256_mul_ps(d0, lo), _mm256_set1_ps(n0));
-                    out[8 * c + 4 + h] = _mm256_sub_ps(_mm256_mul_ps(d1, hi), _mm256_set1_ps(n1));
+                let b = _mm256_loadu_si256(p.add(16 + 32 * c).cast());
+                let lo = widen(_mm256_and_si256(b, low4));
+                let hi = widen(_mm256_and_si256(_mm256_srli_epi16::<4>(b), low4));
+                for (h, (lo, hi)) in lo.into_iter().zip(hi).enumerate() {
+                    out[8 * c + h] = affine(lo, d * s0 as f32, dmin * m0 as f32);
+                    out[8 * c + 4 + h] = affine(hi, d * s1 as f32, dmin * m1 as f32);
                 }
             }
         }
@@ -293,31 +292,67 @@ mod x86 {
 
     /// ql: 128 bytes (low 4 bits), qh: 64 bytes (high 2 bits), sc: 16 x
     /// i8, d: f16; half n of 128 elements, group g of 32, element l: value
-    /// (d * sc) * (q - 32).
+    /// (d * sc) * (q - 32) with sc the scale of l's 16-element run.
     #[inline(always)]
     unsafe fn q6_k(p: *const u8, out: &mut [__m256; 32]) {
         // SAFETY: reads bytes 0..210 of the block.
         unsafe {
             let d = half(p.add(208));
+            let (low4, two) = (_mm256_set1_epi8(0xF), _mm256_set1_epi8(3));
             for n in 0..2 {
+                // Bytes l of ql hold groups 0 (low nibble) and 2 (high), bytes
+                // l + 32 groups 1 and 3; bits 2g..2g+2 of qh byte l group g's.
+                let ql = [
+                    _mm256_loadu_si256(p.add(64 * n).cast()),
+                    _mm256_loadu_si256(p.add(64 * n + 32).cast()),
+                ];
+                let qh = _mm256_loadu_si256(p.add(128 + 32 * n).cast());
                 for g in 0..4 {
-                    for l8 in 0..4 {
-                        let l = 8 * l8;
-                        let lo = nibbles(bytes8(p.add(64 * n + l + (g & 1) * 32)), g >= 2);
-                        let qh = bytes8(p.add(128 + 32 * n + l));
-                        let hi = _mm256_and_si256(
-                            _mm256_srlv_epi32(qh, _mm256_set1_epi32(2 * g as i32)),
-                            _mm256_set1_epi32(3),
-                        );
-                        let q = _mm256_sub_epi32(
-                            _mm256_or_si256(lo, _mm256_slli_epi32::<4>(hi)),
-                            _mm256_set1_epi32(32),
-                        );
-                        let sc = *p.add(192 + 8 * n + l / 16 + 2 * g) as i8;
-                        out[16 * n + 4 * g + l8] = scaled(q, d * f32::from(sc));
+                    let lo = if g < 2 {
+                        _mm256_and_si256(ql[g], low4)
+                    } else {
+                        _mm256_and_si256(_mm256_srli_epi16::<4>(ql[g - 2]), low4)
+                    };
+                    let hi = match g {
+                        0 => qh,
+                        1 => _mm256_srli_epi16::<2>(qh),
+                        2 => _mm256_srli_epi16::<4>(qh),
+                        _ => _mm256_srli_epi16::<6>(qh),
+                    };
+                    // (hi & 3) << 4 stays inside its byte.
+                    let hi = _mm256_slli_epi16::<4>(_mm256_and_si256(hi, two));
+                    let q = _mm256_sub_epi8(_mm256_or_si256(lo, hi), _mm256_set1_epi8(32));
+                    for (l8, v) in widen(q).into_iter().enumerate() {
+                        let sc = *p.add(192 + 8 * n + l8 / 2 + 2 * g) as i8;
+                        out[16 * n + 4 * g + l8] =
+                            _mm256_mul_ps(v, _mm256_set1_ps(d * f32::from(sc)));
                     }
                 }
             }
+        }
+    }
+
+    /// 32 signed bytes as four vectors of 8 floats (bytes 0..8, 8..16, ...),
+    /// exact.
+    #[inline(always)]
+    unsafe fn widen(b: __m256i) -> [__m256; 4] {
+        // SAFETY: avx2.
+        unsafe {
+            let (lo, hi) = (_mm256_castsi256_si128(b), _mm256_extracti128_si256::<1>(b));
+            [lo, _mm_srli_si128::<8>(lo), hi, _mm_srli_si128::<8>(hi)]
+                .map(|h| _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(h)))
+        }
+    }
+
+    /// `q * scale - offset` with two roundings (the Q4_K program's order).
+    #[inline(always)]
+    unsafe fn affine(q: __m256, scale: f32, offset: f32) -> __m256 {
+        // SAFETY: avx.
+        unsafe {
+            _mm256_sub_ps(
+                _mm256_mul_ps(_mm256_set1_ps(scale), q),
+                _mm256_set1_ps(offset),
+            )
         }
     }
 }
