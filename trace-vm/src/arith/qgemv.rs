@@ -187,13 +187,6 @@ mod x86 {
         }
     }
 
-    /// The 8 bytes at `p` widened to eight u32 lanes.
-    #[inline(always)]
-    unsafe fn bytes8(p: *const u8) -> __m256i {
-        // SAFETY: the caller's block holds 8 bytes at `p`; avx2.
-        unsafe { _mm256_cvtepu8_epi32(_mm_loadl_epi64(p.cast())) }
-    }
-
     /// Lanes (small integers) times `scale`: `i2f(q) * scale`, one rounding.
     #[inline(always)]
     unsafe fn scaled(q: __m256i, scale: f32) -> __m256 {
@@ -201,16 +194,17 @@ mod x86 {
         unsafe { _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(scale)) }
     }
 
-    /// The high (`high`) or low nibble of each u32 lane holding a byte.
+    /// The 16 bytes at `p` as 32 nibbles: the low nibbles (elements 0..16)
+    /// then the high ones (elements 16..32), one per byte.
     #[inline(always)]
-    unsafe fn nibbles(b: __m256i, high: bool) -> __m256i {
-        // SAFETY: avx2.
+    unsafe fn nibbles32(p: *const u8) -> __m256i {
+        // SAFETY: the caller's block holds 16 bytes at `p`; avx2.
         unsafe {
-            if high {
-                _mm256_srli_epi32::<4>(b)
-            } else {
-                _mm256_and_si256(b, _mm256_set1_epi32(0xF))
-            }
+            let b = _mm_loadu_si128(p.cast());
+            let low4 = _mm_set1_epi8(0xF);
+            let lo = _mm_and_si128(b, low4);
+            let hi = _mm_and_si128(_mm_srli_epi16::<4>(b), low4);
+            _mm256_set_m128i(hi, lo)
         }
     }
 
@@ -228,11 +222,9 @@ mod x86 {
     unsafe fn q4_0(p: *const u8, out: &mut [__m256; 4]) {
         // SAFETY: reads bytes 0..18 of the block.
         unsafe {
-            let d = half(p);
-            for (c, o) in out.iter_mut().enumerate() {
-                let nib = nibbles(bytes8(p.add(2 + 8 * (c % 2))), c >= 2);
-                *o = scaled(_mm256_sub_epi32(nib, _mm256_set1_epi32(8)), d);
-            }
+            let q = _mm256_sub_epi8(nibbles32(p.add(2)), _mm256_set1_epi8(8));
+            let d = _mm256_set1_ps(half(p));
+            *out = widen(q).map(|v| _mm256_mul_ps(v, d));
         }
     }
 
@@ -242,18 +234,22 @@ mod x86 {
     unsafe fn q5_0(p: *const u8, out: &mut [__m256; 4]) {
         // SAFETY: reads bytes 0..22 of the block.
         unsafe {
-            let d = half(p);
+            // Byte i of `spread` is byte i / 8 of qh; `bit` selects bit i % 8.
             let qh = _mm256_set1_epi32(p.add(2).cast::<i32>().read_unaligned());
-            for (c, o) in out.iter_mut().enumerate() {
-                let nib = nibbles(bytes8(p.add(6 + 8 * (c % 2))), c >= 2);
-                let at = _mm256_add_epi32(
-                    _mm256_set1_epi32(8 * c as i32),
-                    _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-                );
-                let hi = _mm256_and_si256(_mm256_srlv_epi32(qh, at), _mm256_set1_epi32(1));
-                let q = _mm256_or_si256(nib, _mm256_slli_epi32::<4>(hi));
-                *o = scaled(_mm256_sub_epi32(q, _mm256_set1_epi32(16)), d);
-            }
+            let spread = _mm256_shuffle_epi8(
+                qh,
+                _mm256_setr_epi8(
+                    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3,
+                    3, 3, 3, 3, 3, 3,
+                ),
+            );
+            let bit = _mm256_set1_epi64x(0x8040_2010_0804_0201_u64 as i64);
+            let set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+            let hi = _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+            let q = _mm256_or_si256(nibbles32(p.add(6)), hi);
+            let q = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
+            let d = _mm256_set1_ps(half(p));
+            *out = widen(q).map(|v| _mm256_mul_ps(v, d));
         }
     }
 
