@@ -16,9 +16,9 @@
 //! A Refute generation of N tokens is one program (prompt step, then N - 1
 //! one-token steps), so its decode time per token is
 //! `(T(prompt, N tokens) - T(prompt, 1 token)) / (N - 1)`; candle's decode
-//! steps are timed directly. Both engines use every core the process may use:
-//! Refute splits ops over `std::thread::available_parallelism()` threads,
-//! candle over rayon's pool, whose size must be set to the same number with
+//! steps are timed directly. Both engines use every core the process may use,
+//! through rayon's global pool (the same pool: Refute's CPU backend and candle
+//! both split ops over it), whose size must be set to that number with
 //! `RAYON_NUM_THREADS` (checked at start).
 //!
 //! Build with `RUSTFLAGS="-C target-cpu=native"` (candle is several times
@@ -163,7 +163,7 @@ fn main() -> Result<()> {
         "candle would use {candle_threads} threads and Refute {threads}; run with RAYON_NUM_THREADS={threads} (scripts/bench-models sets it)"
     );
     println!(
-        "threads: {threads} for both engines (Refute: available_parallelism; candle: RAYON_NUM_THREADS={candle_threads})"
+        "threads: {threads} for both engines (one rayon pool, RAYON_NUM_THREADS={candle_threads})"
     );
     println!(
         "candle: avx {}, f16c {}",

@@ -67,7 +67,7 @@ fn has_avx512vl() -> bool {
 
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
-mod x86 {
+pub(super) mod x86 {
     use std::arch::x86_64::*;
 
     use super::{B_BLOCK_BYTES, KC, canon};
@@ -126,8 +126,14 @@ mod x86 {
         tile: Tile,
     ) {
         assert!(a.len() >= m * k && b.len() >= n * k && c.len() >= m * n);
-        // Rows of B per block, a multiple of NR so blocks hold whole tiles.
-        let nb = (B_BLOCK_BYTES / (4 * k.max(1))).max(1).div_ceil(NR) * NR;
+        // Rows of B per block, a multiple of NR so blocks hold whole tiles,
+        // and no more than B has: `acc` is allocated per call, and a large
+        // allocation of a short K's block (every attention head) would be
+        // fresh pages to fault in each time.
+        let nb = (B_BLOCK_BYTES / (4 * k.max(1)))
+            .clamp(1, n.max(1))
+            .div_ceil(NR)
+            * NR;
         // Lane accumulators of one strip of A against one block of B,
         // carried from one K block to the next.
         let mut acc = vec![_mm256_setzero_ps(); MR * nb];
@@ -262,21 +268,54 @@ mod x86 {
                 }
             }
             for (ii, row) in acc.iter().enumerate() {
-                for (jj, &lanes) in row.iter().enumerate() {
-                    if k1 == k {
-                        *c.add(ii * ldc + jj) = canon(lane_tree(lanes));
-                    } else {
+                if k1 < k {
+                    for (jj, &lanes) in row.iter().enumerate() {
                         *saved.add(ii * C + jj) = lanes;
+                    }
+                } else if let Ok(four) = <&[__m256; 4]>::try_from(&row[..]) {
+                    // A short K (attention heads) makes the tree a large
+                    // part of each output: four trees at once.
+                    _mm_storeu_si128(c.add(ii * ldc).cast(), canon4(lane_trees4(four)));
+                } else {
+                    for (jj, &lanes) in row.iter().enumerate() {
+                        *c.add(ii * ldc + jj) = canon(lane_tree(lanes));
                     }
                 }
             }
         }
     }
 
+    /// The lane trees of four outputs at once, each exactly [`lane_tree`]'s:
+    /// the first `hadd`s form every output's pairs `l0+l1, l2+l3` (low
+    /// half) and `l4+l5, l6+l7` (high half), the second their sums, and
+    /// adding the halves joins the two subtrees.
+    #[inline(always)]
+    unsafe fn lane_trees4(v: &[__m256; 4]) -> __m128 {
+        // SAFETY: avx (the callers run with avx2).
+        unsafe {
+            let quads = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+            _mm_add_ps(
+                _mm256_castps256_ps128(quads),
+                _mm256_extractf128_ps::<1>(quads),
+            )
+        }
+    }
+
+    /// Four results as words, every NaN the canonical NaN.
+    #[inline(always)]
+    unsafe fn canon4(r: __m128) -> __m128i {
+        // SAFETY: sse4.1 (the callers run with avx2).
+        unsafe {
+            let nan = _mm_cmpunord_ps(r, r);
+            let c = _mm_castsi128_ps(_mm_set1_epi32(crate::arith::CANONICAL_NAN as i32));
+            _mm_castps_si128(_mm_blendv_ps(r, c, nan))
+        }
+    }
+
     /// `((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))`: `hadd` adds
     /// adjacent pairs within each 128-bit half, which are the tree's pairs.
     #[inline(always)]
-    unsafe fn lane_tree(v: __m256) -> f32 {
+    pub(in crate::arith) unsafe fn lane_tree(v: __m256) -> f32 {
         // SAFETY: avx (the callers run with avx2).
         unsafe {
             let pairs = _mm256_hadd_ps(v, v);

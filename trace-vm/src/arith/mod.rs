@@ -10,6 +10,7 @@ mod fast;
 pub mod gemm;
 pub mod kernels;
 pub mod program;
+pub mod qgemv;
 mod reference;
 pub mod simd;
 pub mod transcendental;

@@ -4,7 +4,11 @@
 //! [`Reference`](crate::arith::Reference) every primitive goes through
 //! SoftFloat. Both follow the micro-trace order exactly.
 
-use crate::arith::{Arith, Eval, Fast, NEG_INF, POS_ZERO, Prim, Reference, gemm, kernels};
+use std::borrow::Cow;
+
+use rayon::prelude::*;
+
+use crate::arith::{Arith, Eval, Fast, NEG_INF, POS_ZERO, Prim, Reference, gemm, kernels, qgemv};
 use crate::commit::DType;
 use crate::error::{Error, Result};
 use crate::ops::layout::{AxisGeom, MatMulGeom, broadcast_index, broadcast_strides, strides};
@@ -46,6 +50,16 @@ pub trait Gemm: Arith {
     /// default runs the program per element.
     fn dequant(&self, t: &Tensor, start: usize, out: &mut [u32]) {
         dequant_into(self, t, start, out)
+    }
+
+    /// `out[j] = dot(x, dequant(row j))` for the `out.len()` rows of
+    /// `x.len()` elements of quantized `q` starting at element `start`, each
+    /// the canonical dot product against the dequant program's values.
+    /// `false` (with `out` untouched) when there is no fused kernel for this
+    /// dtype, K or CPU; the answer is the same for every row range, and the
+    /// caller then dequantizes panels. The default has none.
+    fn quant_gemv(&self, _x: &[u32], _q: &Tensor, _start: usize, _out: &mut [u32]) -> bool {
+        false
     }
 
     /// The canonical reduction of one contiguous row with `prim` ∈ {add, max, min}.
@@ -90,6 +104,19 @@ impl Gemm for Fast {
         }
     }
 
+    fn quant_gemv(&self, x: &[u32], q: &Tensor, start: usize, out: &mut [u32]) -> bool {
+        let (be, bb) = q.dtype().block();
+        let (be, bb) = (be as usize, bb as usize);
+        let from = start / be * bb;
+        let len = out.len() * (x.len() / be) * bb;
+        match q.stored_bytes() {
+            Some(bytes) if start.is_multiple_of(be) && from + len <= bytes.len() => {
+                qgemv::quant_gemv(q.dtype(), x, &bytes[from..from + len], out)
+            }
+            _ => false,
+        }
+    }
+
     fn map_row(&self, f: MapFn, xs: &[&[u32]], base: &[usize], step: &[usize], out: &mut [u32]) {
         // 8 lanes per step with AVX2+FMA (transcendental programs included), scalar otherwise.
         f.eval_row(xs, base, step, out)
@@ -119,12 +146,6 @@ impl<A: Arith> Cpu<A> {
     pub fn arith(&self) -> &A {
         &self.arith
     }
-}
-
-fn threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
 }
 
 impl<A: Gemm> Backend for Cpu<A> {
@@ -202,82 +223,76 @@ fn matmul<A: Gemm>(a: &A, g: MatMulGeom, x: &[u32], y: &[u32]) -> Result<Vec<u32
     // B's columns and A's rows are made contiguous (copied only when stored
     // the other way) so that every output element is one canonical dot
     // product of two slices.
-    let mut bt_owned: Vec<u32> = Vec::new();
-    let mut bt_batch = usize::MAX;
-    let mut at: Vec<u32> = Vec::new();
-    let par = if m * n * k >= PAR_MIN_WORK {
-        threads()
+    let bt_all: Cow<'_, [u32]> = if g.tb {
+        Cow::Borrowed(y)
+    } else {
+        let b_batches = g.batch / g.group;
+        Cow::Owned(
+            (0..b_batches * n * k)
+                .map(|e| y[g.b_index(e / (n * k) * g.group, e % k, e / k % n)])
+                .collect(),
+        )
+    };
+    let rows_all = a_rows(g, x);
+    let bt = |b: usize| &bt_all[b / g.group * n * k..][..n * k];
+    let rows = |b: usize| &rows_all[b * m * k..][..m * k];
+    let par = g.batch * m * n * k >= PAR_MIN_WORK;
+    // Each batch is split into enough pieces to keep every thread busy:
+    // rows, or columns for a single row (decoding).
+    let pieces = if par {
+        rayon::current_num_threads().div_ceil(g.batch)
     } else {
         1
     };
-    for b in 0..g.batch {
-        let bb = b / g.group;
-        let bt: &[u32] = if g.tb {
-            &y[bb * n * k..(bb + 1) * n * k]
+    for_chunks(&mut out, m * n, par, |b, block| {
+        if m == 1 {
+            let cols_per = n.div_ceil(pieces);
+            for_chunks(block, cols_per, pieces > 1, |c, chunk| {
+                let (c0, cs) = (c * cols_per, chunk.len());
+                a.gemm_nt(1, cs, k, rows(b), &bt(b)[c0 * k..(c0 + cs) * k], chunk)
+            })
         } else {
-            if bb != bt_batch {
-                bt_batch = bb;
-                bt_owned.clear();
-                bt_owned.extend(
-                    (0..n)
-                        .flat_map(|j| (0..k).map(move |i| (j, i)))
-                        .map(|(j, i)| y[g.b_index(b, i, j)]),
-                );
-            }
-            &bt_owned
-        };
-        let rows = a_rows(g, x, b, &mut at);
-        let block = &mut out[b * m * n..(b + 1) * m * n];
-        if par == 1 {
-            a.gemm_nt(m, n, k, rows, bt, block)?;
-            continue;
+            let rows_per = m.div_ceil(pieces);
+            for_chunks(block, rows_per * n, pieces > 1, |c, chunk| {
+                let (r0, rs) = (c * rows_per, chunk.len() / n);
+                a.gemm_nt(rs, n, k, &rows(b)[r0 * k..(r0 + rs) * k], bt(b), chunk)
+            })
         }
-        // Split rows across threads; a single row (decoding) splits columns.
-        std::thread::scope(|s| -> Result<()> {
-            let mut jobs = Vec::new();
-            if m >= par {
-                let rows_per = m.div_ceil(par);
-                for (c, chunk) in block.chunks_mut(rows_per * n).enumerate() {
-                    let r0 = c * rows_per;
-                    let rs = chunk.len() / n;
-                    jobs.push(s.spawn(move || {
-                        a.gemm_nt(rs, n, k, &rows[r0 * k..(r0 + rs) * k], bt, chunk)
-                    }));
-                }
-            } else {
-                let cols_per = n.div_ceil(par);
-                for (r, orow) in block.chunks_mut(n).enumerate() {
-                    let row = &rows[r * k..(r + 1) * k];
-                    for (c, chunk) in orow.chunks_mut(cols_per).enumerate() {
-                        let c0 = c * cols_per;
-                        let cs = chunk.len();
-                        jobs.push(s.spawn(move || {
-                            a.gemm_nt(1, cs, k, row, &bt[c0 * k..(c0 + cs) * k], chunk)
-                        }));
-                    }
-                }
-            }
-            jobs.into_iter()
-                .try_for_each(|j| j.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-        })?;
-    }
+    })?;
     Ok(out)
 }
 
-/// A's rows of batch `b`, contiguous (copied into `at` only when A is
-/// stored transposed).
-fn a_rows<'x>(g: MatMulGeom, x: &'x [u32], b: usize, at: &'x mut Vec<u32>) -> &'x [u32] {
+/// A's rows, batch after batch, contiguous (copied only when A is stored
+/// transposed).
+fn a_rows(g: MatMulGeom, x: &[u32]) -> Cow<'_, [u32]> {
+    if !g.ta {
+        return Cow::Borrowed(x);
+    }
     let (m, k) = (g.m, g.k);
-    if g.ta {
-        at.clear();
-        at.extend(
-            (0..m)
-                .flat_map(|r| (0..k).map(move |i| (r, i)))
-                .map(|(r, i)| x[g.a_index(b, r, i)]),
-        );
-        at
+    Cow::Owned(
+        (0..g.batch * m * k)
+            .map(|e| x[g.a_index(e / (m * k), e / k % m, e % k)])
+            .collect(),
+    )
+}
+
+/// Run `f(index, chunk)` on each chunk of `chunk` words of `out` (the last
+/// one may be shorter): on the thread pool when `par`, else in order on this
+/// thread (handing a small op to the pool costs more than it saves).
+fn for_chunks<E, F>(out: &mut [u32], chunk: usize, par: bool, f: F) -> std::result::Result<(), E>
+where
+    E: Send,
+    F: Fn(usize, &mut [u32]) -> std::result::Result<(), E> + Sync + Send,
+{
+    let chunk = chunk.max(1);
+    if par {
+        out.par_chunks_mut(chunk)
+            .enumerate()
+            .try_for_each(|(i, c)| f(i, c))
     } else {
-        &x[b * m * k..(b + 1) * m * k]
+        out.chunks_mut(chunk)
+            .enumerate()
+            .try_for_each(|(i, c)| f(i, c))
     }
 }
 
@@ -285,45 +300,51 @@ fn a_rows<'x>(g: MatMulGeom, x: &'x [u32], b: usize, at: &'x mut Vec<u32>) -> &'
 /// A's rows pass, so no F32 copy of a quantized weight is ever made.
 const PANEL_BYTES: usize = 96 * 1024;
 
+/// Rows of A up to which a product with a quantized B runs as one fused
+/// matrix-vector product per row ([`Gemm::quant_gemv`]): decoding (one row)
+/// and short prompts, where a row re-reads weights that are still in cache.
+const GEMV_MAX_ROWS: usize = 8;
+
+/// Weights (elements) per piece of a parallel matrix-vector product: enough
+/// to amortize handing it to a thread, small enough to balance the threads.
+const GEMV_PIECE: usize = 1 << 16;
+
 /// `matmul` with a quantized B (stored `[.., N, K]`, rows of whole blocks,
-/// checked by [`Op::infer`]): B's rows are dequantized a panel at a time,
-/// with the same primitives as [`Operand::Dequant`](crate::ops::Operand),
-/// and multiplied at once. Threads split the columns, so each dequantizes
-/// its own panels once per batch.
+/// checked by [`Op::infer`]): a few rows of A go through the fused
+/// matrix-vector kernel when the arithmetic has one; otherwise B's rows are
+/// dequantized a panel at a time, with the same primitives as
+/// [`Operand::Dequant`](crate::ops::Operand), and multiplied at once. Threads
+/// split the columns, so each dequantizes its own panels once per batch.
 fn matmul_quant<A: Gemm>(a: &A, g: MatMulGeom, x: &[u32], q: &Tensor) -> Result<Vec<u32>> {
     let (m, n, k) = (g.m, g.n, g.k);
     let mut out = vec![0u32; g.batch * m * n];
     if out.is_empty() {
         return Ok(out);
     }
-    let par = if m * n * k >= PAR_MIN_WORK {
-        threads().min(n)
+    let rows = a_rows(g, x);
+    let par = g.batch * m * n * k >= PAR_MIN_WORK;
+    if m <= GEMV_MAX_ROWS && quant_gemv_rows(a, g, &rows, q, par, &mut out).is_ok() {
+        return Ok(out);
+    }
+    let cols_per = if par {
+        n.div_ceil(rayon::current_num_threads())
     } else {
-        1
+        n
     };
-    let cols_per = n.div_ceil(par);
-    let mut at: Vec<u32> = Vec::new();
     for b in 0..g.batch {
         let base = b / g.group * n * k;
-        let rows = a_rows(g, x, b, &mut at);
-        let parts: Vec<(usize, Vec<u32>)> = if par == 1 {
-            vec![(0, quant_cols(a, rows, q, base, m, k, 0..n)?)]
+        let rows = &rows[b * m * k..(b + 1) * m * k];
+        let cols: Vec<usize> = (0..n).step_by(cols_per).collect();
+        let parts = |c0: usize| quant_cols(a, rows, q, base, m, k, c0..(c0 + cols_per).min(n));
+        let parts: Vec<Vec<u32>> = if par {
+            cols.par_iter()
+                .map(|&c0| parts(c0))
+                .collect::<Result<_>>()?
         } else {
-            std::thread::scope(|s| -> Result<Vec<_>> {
-                let jobs: Vec<_> = (0..n)
-                    .step_by(cols_per)
-                    .map(|c0| {
-                        let cols = c0..(c0 + cols_per).min(n);
-                        s.spawn(move || quant_cols(a, rows, q, base, m, k, cols).map(|v| (c0, v)))
-                    })
-                    .collect();
-                jobs.into_iter()
-                    .map(|j| j.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                    .collect()
-            })?
+            cols.iter().map(|&c0| parts(c0)).collect::<Result<_>>()?
         };
         let block = &mut out[b * m * n..(b + 1) * m * n];
-        for (c0, part) in parts {
+        for (c0, part) in cols.into_iter().zip(parts) {
             let cw = part.len() / m;
             for (orow, prow) in block.chunks_mut(n).zip(part.chunks(cw)) {
                 orow[c0..c0 + cw].copy_from_slice(prow);
@@ -331,6 +352,35 @@ fn matmul_quant<A: Gemm>(a: &A, g: MatMulGeom, x: &[u32], q: &Tensor) -> Result<
         }
     }
     Ok(out)
+}
+
+/// Every output row of a quantized product through [`Gemm::quant_gemv`],
+/// each split into pieces of [`GEMV_PIECE`] weights when `par`. `Err(())`
+/// when the arithmetic has no fused kernel for this product (then `out` is
+/// to be recomputed).
+fn quant_gemv_rows<A: Gemm>(
+    a: &A,
+    g: MatMulGeom,
+    rows: &[u32],
+    q: &Tensor,
+    par: bool,
+    out: &mut [u32],
+) -> std::result::Result<(), ()> {
+    let (m, n, k) = (g.m, g.n, g.k);
+    let per = if par {
+        (GEMV_PIECE / k.max(1)).max(n.div_ceil(4 * rayon::current_num_threads()))
+    } else {
+        n
+    };
+    for_chunks(out, n, par, |bm, orow| {
+        let x = &rows[bm * k..(bm + 1) * k];
+        let base = bm / m / g.group * n * k;
+        for_chunks(orow, per, par, |c, piece| {
+            a.quant_gemv(x, q, base + c * per * k, piece)
+                .then_some(())
+                .ok_or(())
+        })
+    })
 }
 
 /// Columns `cols` of `rows · Bᵀ` for the quantized B rows starting at element
@@ -403,34 +453,20 @@ fn map<A: Gemm>(
 }
 
 /// Run `f(first_row, rows)` over `out` split into rows of `row` words: on
-/// one thread below [`PAR_MIN_STEPS`] primitive steps of `work`, else on every core,
-/// each thread taking a contiguous range of whole rows.
+/// one thread below [`PAR_MIN_STEPS`] primitive steps of `work`, else on the
+/// pool, each thread taking a contiguous range of whole rows.
 fn par_rows<F>(out: &mut [u32], row: usize, work: usize, f: F) -> Result<()>
 where
-    F: Fn(usize, &mut [u32]) -> Result<()> + Sync,
+    F: Fn(usize, &mut [u32]) -> Result<()> + Sync + Send,
 {
     let rows = out.len() / row.max(1);
-    let par = if work >= PAR_MIN_STEPS {
-        threads().min(rows)
+    let par = work >= PAR_MIN_STEPS && rows > 1;
+    let rows_per = if par {
+        rows.div_ceil(rayon::current_num_threads())
     } else {
-        1
+        rows
     };
-    if par <= 1 {
-        return f(0, out);
-    }
-    let rows_per = rows.div_ceil(par);
-    std::thread::scope(|s| {
-        let jobs: Vec<_> = out
-            .chunks_mut(rows_per * row)
-            .enumerate()
-            .map(|(c, chunk)| {
-                let f = &f;
-                s.spawn(move || f(c * rows_per, chunk))
-            })
-            .collect();
-        jobs.into_iter()
-            .try_for_each(|j| j.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-    })
+    for_chunks(out, rows_per * row, par, |c, chunk| f(c * rows_per, chunk))
 }
 
 fn reduce<A: Gemm>(a: &A, prim: Prim, g: AxisGeom, x: &[u32]) -> Result<Vec<u32>> {

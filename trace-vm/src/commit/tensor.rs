@@ -250,8 +250,10 @@ fn threads() -> usize {
     })
 }
 
-/// Below this many bytes per half a subtree is hashed on one thread.
-const PAR_MIN_BYTES: u64 = 1 << 20;
+/// Below this many bytes per half a subtree is hashed on one thread (the
+/// halves go to the thread pool, so a layer's state of a few hundred KiB is
+/// worth splitting).
+const PAR_MIN_BYTES: u64 = 64 << 10;
 
 fn subtree(
     bytes: &[u8],
@@ -268,18 +270,19 @@ fn subtree(
     let last = n_leaves.min(first + width);
     if threads > 1 && depth > 0 && (last - first) * leaf_size as u64 >= 2 * PAR_MIN_BYTES {
         let half = width / 2;
-        let (l, r) = std::thread::scope(|s| {
-            let h = s.spawn(|| subtree(bytes, leaf_size, first, depth - 1, n_leaves, threads / 2));
-            let r = subtree(
-                bytes,
-                leaf_size,
-                first + half,
-                depth - 1,
-                n_leaves,
-                threads - threads / 2,
-            );
-            (h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)), r)
-        });
+        let (l, r) = rayon::join(
+            || subtree(bytes, leaf_size, first, depth - 1, n_leaves, threads / 2),
+            || {
+                subtree(
+                    bytes,
+                    leaf_size,
+                    first + half,
+                    depth - 1,
+                    n_leaves,
+                    threads - threads / 2,
+                )
+            },
+        );
         return node(&l, &r);
     }
     let mut acc = MerkleAccumulator::new();

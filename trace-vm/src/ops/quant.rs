@@ -44,7 +44,7 @@ fn f16_at(b: &[u8], at: usize) -> u32 {
 }
 
 /// Q4_K / Q5_K packed 6-bit (scale, min) of sub-block `j` (ggml `get_scale_min_k4`).
-fn scale_min_k4(j: usize, q: &[u8]) -> (u32, u32) {
+pub(crate) fn scale_min_k4(j: usize, q: &[u8]) -> (u32, u32) {
     if j < 4 {
         (u32::from(q[j] & 63), u32::from(q[j + 4] & 63))
     } else {

@@ -1,0 +1,474 @@
+//! Matrix-vector products against block-quantized weights, read once.
+//!
+//! `out[j] = dot(x, dequant(W[j, :]))` for the rows of a quantized weight
+//! (stored `[N, K]`, rows of whole blocks): every output is exactly the
+//! canonical dot product of SPEC.md against the values of the dtype's dequant
+//! program ([`crate::ops::quant`]). Decoding a token multiplies one activation
+//! row by every weight, so instead of dequantizing weights into an F32 panel
+//! and running the general tile kernel, each block is decoded straight into
+//! 8-lane vectors and consumed at once: word `i` of a row lands in lane
+//! `i mod 8` of its vector, which is the canonical lane of that word, so one
+//! 256-bit register holds the 8 accumulators of one output with no transpose.
+//! Four rows are in flight (the FMA latency hides behind the other rows).
+//!
+//! The decoded values are bit for bit the program's: the f16 scale and the
+//! small integers convert exactly, and every product or difference is the
+//! program's own single rounding, in its order (the per-block and
+//! per-sub-block factors `d * sc` and `dmin * m` are computed first, as the
+//! programs compute them). Only a NaN's payload may differ from the
+//! program's canonical NaN, and a NaN weight makes its dot product NaN,
+//! which the final canonicalization turns into the canonical NaN.
+
+use crate::commit::DType;
+
+/// `out[j] = dot(x, dequant(row j))` for the `out.len()` rows of `x.len()`
+/// elements stored in `rows` (whole blocks of `dtype`). `false`, with `out`
+/// untouched, when the CPU lacks AVX2+FMA+F16C, the dtype is not one
+/// [`crate::ops::quant`] supports or the lengths do not describe whole
+/// blocks: the caller then takes the general path.
+pub fn quant_gemv(dtype: DType, x: &[u32], rows: &[u8], out: &mut [u32]) -> bool {
+    let (be, bb) = dtype.block();
+    let (be, bb) = (be as usize, bb as usize);
+    let k = x.len();
+    crate::ops::quant::supported(dtype)
+        && k.is_multiple_of(be)
+        && rows.len() == out.len() * (k / be) * bb
+        && gemv_native(dtype, x, rows, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn gemv_native(dtype: DType, x: &[u32], rows: &[u8], out: &mut [u32]) -> bool {
+    if !(super::kernels::has_avx2_fma() && std::arch::is_x86_feature_detected!("f16c")) {
+        return false;
+    }
+    // SAFETY: avx2, fma and f16c were detected; `rows` holds `out.len()` rows of
+    // whole blocks of a supported dtype (checked by the caller).
+    #[allow(unsafe_code)]
+    unsafe {
+        x86::gemv(dtype, x, rows, out)
+    };
+    true
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn gemv_native(_: DType, _: &[u32], _: &[u8], _: &mut [u32]) -> bool {
+    false
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::super::gemm::x86::lane_tree;
+    use crate::arith::canon;
+    use crate::commit::DType;
+
+    /// Rows computed together: their accumulators hide the FMA latency.
+    const ROWS: usize = 4;
+
+    /// How far ahead of the rows being read the weights are prefetched, in
+    /// groups of [`ROWS`] rows. A group reads its rows block by block, so
+    /// each row alone is a stream of a few cache lines (680 bytes for a
+    /// Q8_0 row of 640), too short for the hardware prefetcher to learn:
+    /// touching every line of the same block four groups ahead keeps the
+    /// whole contiguous weight stream in flight. The hints fill L2 only: L1
+    /// has too few miss buffers for that many lines in flight, and a
+    /// block's lines move from L2 to L1 quickly once it is read.
+    const PREFETCH_GROUPS: usize = 4;
+
+    /// Every row of `rows` against `x`, with the block decoder of `dtype`
+    /// (each monomorphized, so a block's vectors and scales stay in
+    /// registers).
+    ///
+    /// # Safety
+    /// avx2, fma and f16c; `rows` holds `out.len()` rows of `x.len() / be`
+    /// whole blocks of `dtype`, a supported dtype.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) unsafe fn gemv(dtype: DType, x: &[u32], rows: &[u8], out: &mut [u32]) {
+        let bb = dtype.block().1 as usize;
+        // SAFETY (every decoder call): `gemv_with` passes the start of a
+        // whole block of `dtype`; the features are this function's.
+        unsafe {
+            match dtype {
+                DType::Q4_0 => gemv_with(x, rows, bb, out, |p, w| q4_0(p, w)),
+                DType::Q5_0 => gemv_with(x, rows, bb, out, |p, w| q5_0(p, w)),
+                DType::Q8_0 => gemv_with(x, rows, bb, out, |p, w| q8_0(p, w)),
+                DType::Q4K => gemv_with(x, rows, bb, out, |p, w| q4_k(p, w)),
+                DType::Q6K => gemv_with(x, rows, bb, out, |p, w| q6_k(p, w)),
+                _ => unreachable!("quant_gemv checks the dtype"),
+            }
+        }
+    }
+
+    /// [`gemv`] for blocks of `V` vectors (`8 * V` elements, `bb` bytes)
+    /// decoded by `decode`, [`ROWS`] rows at a time, then the rest one by one.
+    ///
+    /// # Safety
+    /// As [`gemv`]; `decode` reads only the block it is given.
+    #[inline(always)]
+    unsafe fn gemv_with<const V: usize>(
+        x: &[u32],
+        rows: &[u8],
+        bb: usize,
+        out: &mut [u32],
+        decode: impl Fn(*const u8, &mut [__m256; V]) + Copy,
+    ) {
+        let row_bytes = x.len() / (8 * V) * bb;
+        let mut j = 0;
+        // SAFETY: rows j.. of `rows` exist for every output j (the caller's
+        // contract), so each call gets its R rows.
+        unsafe {
+            while j + ROWS <= out.len() {
+                let o = &mut out[j..j + ROWS];
+                gemv_rows::<ROWS, V>(x, &rows[j * row_bytes..], bb, o, decode);
+                j += ROWS;
+            }
+            while j < out.len() {
+                gemv_rows::<1, V>(x, &rows[j * row_bytes..], bb, &mut out[j..j + 1], decode);
+                j += 1;
+            }
+        }
+    }
+
+    /// `R` consecutive rows starting at `rows[0]`.
+    ///
+    /// # Safety
+    /// As [`gemv_with`], for `R` rows at the start of `rows`.
+    #[inline(always)]
+    unsafe fn gemv_rows<const R: usize, const V: usize>(
+        x: &[u32],
+        rows: &[u8],
+        bb: usize,
+        out: &mut [u32],
+        decode: impl Fn(*const u8, &mut [__m256; V]),
+    ) {
+        let be = 8 * V;
+        let blocks = x.len() / be;
+        // SAFETY (whole body): avx2 and fma (the caller's); block `b` of row
+        // `r` is the `bb` bytes at (r * blocks + b) * bb < R * blocks * bb
+        // <= rows.len(); the activations read are x[b * be + 8 * v..][..8]
+        // with v < V.
+        unsafe {
+            let mut acc = [_mm256_setzero_ps(); R];
+            let mut w = [[_mm256_setzero_ps(); V]; R];
+            let ahead = PREFETCH_GROUPS * ROWS * blocks * bb;
+            for b in 0..blocks {
+                for (r, wr) in w.iter_mut().enumerate() {
+                    let p = rows.as_ptr().add((r * blocks + b) * bb);
+                    // Hints only: an address past the weights is not read.
+                    for line in (0..bb).step_by(64) {
+                        _mm_prefetch::<_MM_HINT_T1>(p.wrapping_add(ahead + line).cast());
+                    }
+                    decode(p, wr);
+                }
+                let xb = x.as_ptr().add(b * be).cast::<f32>();
+                for v in 0..V {
+                    let xv = _mm256_loadu_ps(xb.add(8 * v));
+                    for (a, wr) in acc.iter_mut().zip(&w) {
+                        *a = _mm256_fmadd_ps(xv, wr[v], *a);
+                    }
+                }
+            }
+            for (o, a) in out.iter_mut().zip(acc) {
+                *o = canon(lane_tree(a));
+            }
+        }
+    }
+
+    /// The f16 word at `p` as an f32: exact, subnormals included; a NaN
+    /// scale gives a NaN (its payload is irrelevant, see the module docs).
+    #[inline(always)]
+    unsafe fn half(p: *const u8) -> f32 {
+        // SAFETY: the caller's block holds two bytes at `p`; f16c.
+        unsafe {
+            let bits = u16::from_le_bytes([*p, *p.add(1)]);
+            _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(bits))))
+        }
+    }
+
+    /// Lanes (small integers) times `scale`: `i2f(q) * scale`, one rounding.
+    #[inline(always)]
+    unsafe fn scaled(q: __m256i, scale: f32) -> __m256 {
+        // SAFETY: avx.
+        unsafe { _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(scale)) }
+    }
+
+    /// The 16 bytes at `p` as 32 nibbles: the low nibbles (elements 0..16)
+    /// then the high ones (elements 16..32), one per byte.
+    #[inline(always)]
+    unsafe fn nibbles32(p: *const u8) -> __m256i {
+        // SAFETY: the caller's block holds 16 bytes at `p`; avx2.
+        unsafe {
+            let b = _mm_loadu_si128(p.cast());
+            let low4 = _mm_set1_epi8(0xF);
+            let lo = _mm_and_si128(b, low4);
+            let hi = _mm_and_si128(_mm_srli_epi16::<4>(b), low4);
+            _mm256_set_m128i(hi, lo)
+        }
+    }
+
+    // The block decoders: element `i` of the block in lane `i mod 8` of
+    // vector `i / 8`, each value the dtype's dequant program (module docs).
+    // Layouts are ggml's block_q4_0, block_q5_0, block_q8_0, block_q4_K and
+    // block_q6_K, as decoded by `quant::fields`.
+    //
+    // # Safety (each)
+    // avx2 and f16c; `p` points at one whole block of the dtype.
+
+    /// d: f16, qs: 16 bytes (element i < 16 the low nibble of byte i,
+    /// element i + 16 its high nibble); value d * (q - 8).
+    #[inline(always)]
+    unsafe fn q4_0(p: *const u8, out: &mut [__m256; 4]) {
+        // SAFETY: reads bytes 0..18 of the block.
+        unsafe {
+            let q = _mm256_sub_epi8(nibbles32(p.add(2)), _mm256_set1_epi8(8));
+            let d = _mm256_set1_ps(half(p));
+            *out = widen(q).map(|v| _mm256_mul_ps(v, d));
+        }
+    }
+
+    /// d: f16, qh: u32 (bit i: the fifth bit of element i), qs as Q4_0;
+    /// value d * ((q | hi << 4) - 16).
+    #[inline(always)]
+    unsafe fn q5_0(p: *const u8, out: &mut [__m256; 4]) {
+        // SAFETY: reads bytes 0..22 of the block.
+        unsafe {
+            // Byte i of `spread` is byte i / 8 of qh; `bit` selects bit i % 8.
+            let qh = _mm256_set1_epi32(p.add(2).cast::<i32>().read_unaligned());
+            let spread = _mm256_shuffle_epi8(
+                qh,
+                _mm256_setr_epi8(
+                    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3,
+                    3, 3, 3, 3, 3, 3,
+                ),
+            );
+            let bit = _mm256_set1_epi64x(0x8040_2010_0804_0201_u64 as i64);
+            let set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+            let hi = _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+            let q = _mm256_or_si256(nibbles32(p.add(6)), hi);
+            let q = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
+            let d = _mm256_set1_ps(half(p));
+            *out = widen(q).map(|v| _mm256_mul_ps(v, d));
+        }
+    }
+
+    /// d: f16, q: 32 x i8; value d * q.
+    #[inline(always)]
+    unsafe fn q8_0(p: *const u8, out: &mut [__m256; 4]) {
+        // SAFETY: reads bytes 0..34 of the block.
+        unsafe {
+            let d = half(p);
+            for (c, o) in out.iter_mut().enumerate() {
+                let q = _mm256_cvtepi8_epi32(_mm_loadl_epi64(p.add(2 + 8 * c).cast()));
+                *o = scaled(q, d);
+            }
+        }
+    }
+
+    /// d, dmin: f16, 12 bytes of packed 6-bit (scale, min) per 32-element
+    /// sub-block, qs: 128 bytes; chunk c of 64 elements: the low nibbles of
+    /// bytes 32c.. then their high nibbles; value (d * sc) * q - dmin * m.
+    #[inline(always)]
+    unsafe fn q4_k(p: *const u8, out: &mut [__m256; 32]) {
+        // SAFETY: reads bytes 0..144 of the block.
+        unsafe {
+            let (d, dmin) = (half(p), half(p.add(2)));
+            let scales = std::slice::from_raw_parts(p.add(4), 12);
+            let low4 = _mm256_set1_epi8(0xF);
+            for c in 0..4 {
+                let (s0, m0) = crate::ops::quant::scale_min_k4(2 * c, scales);
+                let (s1, m1) = crate::ops::quant::scale_min_k4(2 * c + 1, scales);
+                let b = _mm256_loadu_si256(p.add(16 + 32 * c).cast());
+                let lo = widen(_mm256_and_si256(b, low4));
+                let hi = widen(_mm256_and_si256(_mm256_srli_epi16::<4>(b), low4));
+                for (h, (lo, hi)) in lo.into_iter().zip(hi).enumerate() {
+                    out[8 * c + h] = affine(lo, d * s0 as f32, dmin * m0 as f32);
+                    out[8 * c + 4 + h] = affine(hi, d * s1 as f32, dmin * m1 as f32);
+                }
+            }
+        }
+    }
+
+    /// ql: 128 bytes (low 4 bits), qh: 64 bytes (high 2 bits), sc: 16 x
+    /// i8, d: f16; half n of 128 elements, group g of 32, element l: value
+    /// (d * sc) * (q - 32) with sc the scale of l's 16-element run.
+    #[inline(always)]
+    unsafe fn q6_k(p: *const u8, out: &mut [__m256; 32]) {
+        // SAFETY: reads bytes 0..210 of the block.
+        unsafe {
+            let d = half(p.add(208));
+            let (low4, two) = (_mm256_set1_epi8(0xF), _mm256_set1_epi8(3));
+            for n in 0..2 {
+                // Bytes l of ql hold groups 0 (low nibble) and 2 (high), bytes
+                // l + 32 groups 1 and 3; bits 2g..2g+2 of qh byte l group g's.
+                let ql = [
+                    _mm256_loadu_si256(p.add(64 * n).cast()),
+                    _mm256_loadu_si256(p.add(64 * n + 32).cast()),
+                ];
+                let qh = _mm256_loadu_si256(p.add(128 + 32 * n).cast());
+                for g in 0..4 {
+                    let lo = if g < 2 {
+                        _mm256_and_si256(ql[g], low4)
+                    } else {
+                        _mm256_and_si256(_mm256_srli_epi16::<4>(ql[g - 2]), low4)
+                    };
+                    let hi = match g {
+                        0 => qh,
+                        1 => _mm256_srli_epi16::<2>(qh),
+                        2 => _mm256_srli_epi16::<4>(qh),
+                        _ => _mm256_srli_epi16::<6>(qh),
+                    };
+                    // (hi & 3) << 4 stays inside its byte.
+                    let hi = _mm256_slli_epi16::<4>(_mm256_and_si256(hi, two));
+                    let q = _mm256_sub_epi8(_mm256_or_si256(lo, hi), _mm256_set1_epi8(32));
+                    for (l8, v) in widen(q).into_iter().enumerate() {
+                        let sc = *p.add(192 + 8 * n + l8 / 2 + 2 * g) as i8;
+                        out[16 * n + 4 * g + l8] =
+                            _mm256_mul_ps(v, _mm256_set1_ps(d * f32::from(sc)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// 32 signed bytes as four vectors of 8 floats (bytes 0..8, 8..16, ...),
+    /// exact.
+    #[inline(always)]
+    unsafe fn widen(b: __m256i) -> [__m256; 4] {
+        // SAFETY: avx2.
+        unsafe {
+            let (lo, hi) = (_mm256_castsi256_si128(b), _mm256_extracti128_si256::<1>(b));
+            [lo, _mm_srli_si128::<8>(lo), hi, _mm_srli_si128::<8>(hi)]
+                .map(|h| _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(h)))
+        }
+    }
+
+    /// `q * scale - offset` with two roundings (the Q4_K program's order).
+    #[inline(always)]
+    unsafe fn affine(q: __m256, scale: f32, offset: f32) -> __m256 {
+        // SAFETY: avx.
+        unsafe {
+            _mm256_sub_ps(
+                _mm256_mul_ps(_mm256_set1_ps(scale), q),
+                _mm256_set1_ps(offset),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arith::kernels::dot;
+    use crate::arith::{Eval, Reference};
+    use crate::ops::quant;
+
+    /// xorshift bytes / words.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    /// The reference: every weight through the dequant program under
+    /// SoftFloat, then the canonical dot product under SoftFloat.
+    fn reference(dtype: DType, x: &[u32], rows: &[u8], n: usize) -> Vec<u32> {
+        let (be, bb) = dtype.block();
+        let (be, bb) = (be as usize, bb as usize);
+        let k = x.len();
+        let nf = quant::field_count(dtype);
+        (0..n)
+            .map(|j| {
+                let w: Vec<u32> = (0..k)
+                    .map(|i| {
+                        let e = j * k + i;
+                        let f = quant::fields(dtype, &rows[e / be * bb..][..bb], e % be);
+                        quant::run(dtype, &mut Eval(&Reference), &f[..nf])
+                    })
+                    .collect();
+                dot(&Reference, x, &w).expect("equal lengths")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_output_is_the_canonical_dot_of_the_dequant_program() {
+        if !crate::arith::kernels::has_avx2_fma() {
+            eprintln!(
+                "SKIPPED every_output_is_the_canonical_dot_of_the_dequant_program: this CPU lacks AVX2+FMA, quant_gemv always declines"
+            );
+            return;
+        }
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        // Activations: ordinary values with NaN, infinities, subnormals, -0.
+        let special = [
+            0x7FC0_0000,
+            0xFF80_0000,
+            0x7F80_0000,
+            0x8000_0000,
+            0x0000_0001,
+            0x807F_FFFF,
+        ];
+        for dtype in [
+            DType::Q4_0,
+            DType::Q5_0,
+            DType::Q8_0,
+            DType::Q4K,
+            DType::Q6K,
+        ] {
+            let (be, bb) = dtype.block();
+            let (be, bb) = (be as usize, bb as usize);
+            for (n, blocks, specials) in [(1, 1, false), (7, 2, false), (9, 3, true), (4, 1, true)]
+            {
+                let k = blocks * be;
+                let mut x: Vec<u32> = (0..k)
+                    .map(|_| f32::to_bits((rng.next() >> 40) as f32 / 8_388_608.0 - 1.0))
+                    .collect();
+                // Arbitrary bytes: NaN, infinite, subnormal and zero scales included.
+                let mut rows: Vec<u8> = (0..n * blocks * bb)
+                    .map(|_| (rng.next() >> 24) as u8)
+                    .collect();
+                if specials {
+                    for (i, &s) in special.iter().enumerate() {
+                        x[(i * 37) % k] = s;
+                    }
+                } else {
+                    // Finite small scales so that most outputs are ordinary numbers.
+                    for b in rows.chunks_mut(bb) {
+                        let at = if dtype == DType::Q6K { 208 } else { 0 };
+                        b[at + 1] &= 0x1F;
+                        if dtype == DType::Q4K {
+                            b[3] &= 0x1F;
+                        }
+                    }
+                }
+                let mut got = vec![0u32; n];
+                assert!(quant_gemv(dtype, &x, &rows, &mut got), "{dtype:?} declined");
+                let want = reference(dtype, &x, &rows, n);
+                assert_eq!(got, want, "{dtype:?} {n} rows of {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn partial_blocks_and_other_dtypes_are_declined() {
+        let mut out = [0u32; 2];
+        // K not a whole number of blocks.
+        assert!(!quant_gemv(
+            DType::Q8_0,
+            &[0; 40],
+            &[0; 2 * 2 * 34],
+            &mut out
+        ));
+        // Byte count not matching the rows.
+        assert!(!quant_gemv(DType::Q8_0, &[0; 32], &[0; 34], &mut out));
+        // Not a quantized dtype.
+        assert!(!quant_gemv(DType::F32, &[0; 32], &[0; 2 * 128], &mut out));
+        assert_eq!(out, [0, 0], "a declined call leaves the outputs alone");
+    }
+}
