@@ -51,9 +51,7 @@ function toyPost(uint64 first) pure returns (ToyTrace.ClaimArgs memory a) {
 
 /// @dev Posts `a` on `claims` with `bond`.
 function postArgs(Claims claims, bytes32 modelId, ToyTrace.ClaimArgs memory a, uint256 bond) returns (uint256) {
-    return claims.postClaim{value: bond}(
-        modelId, a.input, a.output, a.traceRoot, a.sizes, a.inputProof, a.outputProof
-    );
+    return claims.postClaim{value: bond}(modelId, a.input, a.output, a.traceRoot, a.sizes, a.inputProof, a.outputProof);
 }
 
 /// @dev Refuses ether, to test a failing withdrawal.

@@ -66,18 +66,18 @@ contract ClaimsGameTest is Test, GamePlay {
     function _post(ToyTrace t, uint256 bond) internal returns (uint256) {
         ToyTrace.ClaimArgs memory a = t.claimArgs();
         vm.prank(CLAIMANT);
-        return claims.postClaim{value: bond}(
-            modelId, a.input, a.output, a.traceRoot, a.sizes, a.inputProof, a.outputProof
-        );
+        return
+            claims.postClaim{value: bond}(modelId, a.input, a.output, a.traceRoot, a.sizes, a.inputProof, a.outputProof);
     }
 
     /// @dev `who` challenges claim `claimId`, posted from trace `claimed`.
     function _challenge(uint256 claimId, ToyTrace claimed, address who, uint256 bond) internal returns (uint256) {
         ToyTrace.ClaimArgs memory a = claimed.claimArgs();
         vm.prank(who);
-        return claims.challenge{value: bond}(
-            claimId, modelId, keccak256(a.input), keccak256(a.output), a.traceRoot, a.sizes
-        );
+        return
+            claims.challenge{value: bond}(
+                claimId, modelId, keccak256(a.input), keccak256(a.output), a.traceRoot, a.sizes
+            );
     }
 
     /// @dev Plays game `id` to the end: the defender from `def`; the challenger honest from `chal`,

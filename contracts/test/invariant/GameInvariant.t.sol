@@ -74,9 +74,8 @@ contract GameHandler is GamePlay {
         bond = 1 ether + bond % 5 ether;
         _vm().deal(w, w.balance + bond);
         _vm().prank(w);
-        uint256 g = claims.challenge{value: bond}(
-            id, modelId, keccak256(a.input), keccak256(a.output), a.traceRoot, a.sizes
-        );
+        uint256 g =
+            claims.challenge{value: bond}(id, modelId, keccak256(a.input), keccak256(a.output), a.traceRoot, a.sizes);
         ghostIn += bond;
         gameIds.push(g);
         _honestReply(g);
