@@ -49,6 +49,39 @@ pub enum Error {
     /// The VM could not build a trace, a list or a witness.
     #[error("trace-vm: {0}")]
     Vm(String),
+    /// A claim's input or output bytes are not a state encoding (docs/SPEC.md 4.9).
+    #[error(
+        "the claim's {which} is not a valid state encoding: {} at byte {offset}; encode it with `bisection::machine::encode_state` (docs/SPEC.md 4.9)",
+        kind.reason()
+    )]
+    MalformedIo {
+        /// "input" or "output".
+        which: &'static str,
+        /// What is wrong.
+        kind: crate::machine::Malformed,
+        /// Where the offending field starts.
+        offset: usize,
+    },
+    /// A claim's input or output does not hash to its trace's first or last state.
+    #[error(
+        "the claim's {which} is not entry {index} of its trace: its state root and a {depth}-hash proof must give the trace root; post the encoding of that state, with the proof from the trace that has that root"
+    )]
+    IoNotInTrace {
+        /// "input" or "output".
+        which: &'static str,
+        /// The trace entry it must be.
+        index: u64,
+        /// Siblings the proof must have.
+        depth: usize,
+    },
+    /// A claim's IO hash is not keccak256 of the bytes posted with it.
+    #[error(
+        "the claim's {which} hash is not keccak256 of its {which} bytes; build the post with `ClaimPost::new`"
+    )]
+    IoHashMismatch {
+        /// "input" or "output".
+        which: &'static str,
+    },
     /// A transaction's simulation reverted: it was not sent.
     #[error("{call} on {on} would revert: {reason}; not sent")]
     Rejected {

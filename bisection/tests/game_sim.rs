@@ -4,7 +4,7 @@
 //!
 //! `REFUTE_SLOW=1` plays 10^4 games per property instead of 10^3.
 
-use bisection::game::rules::{Game, Params, Role};
+use bisection::game::rules::{Game, Params, Role, max_moves};
 use bisection::game::sim::{Outcome, play};
 use bisection::game::strategy::{Equivocate, Honest, RandomPicker, Stall, Strategy as Player};
 use bisection::game::toy::{ToyState, ToyTrace, ToyVm};
@@ -129,15 +129,6 @@ fn list_roots(trace: &ToyTrace, path: &[u64]) -> Vec<Hash> {
         .collect()
 }
 
-/// Upper bound on one side's accepted moves: per level, one reveal (or pick)
-/// per `arity_log2` tree levels, plus the expansion or one-step.
-fn max_moves(vm: &ToyVm, arity_log2: u32) -> u32 {
-    vm.level_sizes()
-        .iter()
-        .map(|&n| (64 - (n - 1).leading_zeros()).div_ceil(arity_log2) + 1)
-        .sum()
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases()))]
 
@@ -149,7 +140,9 @@ proptest! {
             &mut Honest::new(ToyTrace::honest(vm.clone(), input)));
         prop_assert_eq!(out.winner, Role::Challenger);
         prop_assert!(!out.timed_out, "decided by the one-step, not by time: {:?}", out);
-        prop_assert!(out.moves[0] <= max_moves(&vm, k) && out.moves[1] <= max_moves(&vm, k));
+        // Played to the one-step, a game takes exactly the bound: every pick
+        // descends a full reveal, every expansion carries a reveal.
+        prop_assert_eq!(out.moves, max_moves(k, vm.level_sizes()));
     }
 
     #[test]

@@ -6,6 +6,9 @@
 // Helpers outside #[test] functions unwrap too: a failed setup is a failed test.
 #![allow(clippy::unwrap_used)]
 
+#[path = "fixtures/shapes.rs"]
+mod shapes;
+
 use bisection::game::rules::{Params, Role};
 use bisection::game::tree::Tree;
 use bisection::game::view::{Trace, Vm};
@@ -15,6 +18,8 @@ use trace_vm::commit::{DType, Hash};
 use trace_vm::ops::Op;
 use trace_vm::program::{Builder, Program};
 use trace_vm::tensor::Tensor;
+
+use shapes::{GEMMA_5_PLUS_4_SIZES, MINILM_128_SIZES};
 
 struct Rng(u64);
 
@@ -129,7 +134,6 @@ fn trace_with(w_dtype: DType, fault: Option<Fault>) -> MachineTrace {
         program_with(w_dtype),
         weights(&mut r, w_dtype),
         vec![ids],
-        ([1; 32], [2; 32]),
         fault,
     )
     .unwrap()
@@ -526,5 +530,316 @@ fn step_vectors_for_the_contract_are_up_to_date() {
     assert!(
         committed == fresh,
         "{VECTORS} is stale: regenerate it with REFUTE_WRITE_VECTORS=1 cargo test -p refute-bisection --test machine_game step_vectors"
+    );
+}
+
+// ------------------------------------------------------------ claim input and output
+
+#[test]
+fn a_claim_post_binds_its_input_and_output_to_the_trace() {
+    use bisection::Error;
+    use bisection::machine::{ClaimPost, decode_state, state_root};
+    let t = trace(None);
+    let post = t.post().clone();
+    post.check().unwrap();
+    // The encodings decode to the program's first and last states.
+    let program = t.program();
+    let ids = |l: usize| -> Vec<u32> { program.state(l).iter().map(|x| x.0).collect() };
+    let input = decode_state("input", &post.input).unwrap();
+    assert_eq!(input.iter().map(|x| x.0).collect::<Vec<_>>(), ids(0));
+    assert_eq!(input[0].1, Tensor::i32(&[TOKENS], &[3, 0, 4]).unwrap());
+    let last = program.state_count() - 1;
+    let output = decode_state("output", &post.output).unwrap();
+    assert_eq!(output.iter().map(|x| x.0).collect::<Vec<_>>(), ids(last));
+    let leaves = t.leaves(&[]);
+    assert_eq!(state_root("input", &post.input).unwrap(), leaves[0]);
+    assert_eq!(state_root("output", &post.output).unwrap(), leaves[last]);
+
+    // An honest trace with another output: the output's last data byte changed.
+    let mut bad = post.output.clone();
+    *bad.last_mut().unwrap() ^= 1;
+    let lie = ClaimPost::new(
+        post.claim.clone(),
+        post.input.clone(),
+        bad,
+        post.input_proof.clone(),
+        post.output_proof.clone(),
+    );
+    assert!(
+        matches!(lie.check(), Err(Error::IoNotInTrace { which: "output", index, .. }) if index == last as u64),
+        "{:?}",
+        lie.check()
+    );
+    // The trace of another input.
+    let other = MachineTrace::run(
+        program.clone(),
+        weights(&mut Rng(0x5eed), DType::Q8_0),
+        vec![Tensor::i32(&[TOKENS], &[1, 1, 2]).unwrap()],
+        None,
+    )
+    .unwrap();
+    let lie = ClaimPost::new(
+        post.claim.clone(),
+        other.post().input.clone(),
+        post.output.clone(),
+        post.input_proof.clone(),
+        post.output_proof.clone(),
+    );
+    assert!(matches!(
+        lie.check(),
+        Err(Error::IoNotInTrace {
+            which: "input",
+            index: 0,
+            ..
+        })
+    ));
+    // A claim whose hashes are not those of its bytes.
+    let mut lie = post.clone();
+    lie.claim.output_hash[0] ^= 1;
+    assert!(matches!(
+        lie.check(),
+        Err(Error::IoHashMismatch { which: "output" })
+    ));
+    // Bytes that are no state at all.
+    let mut lie = post.clone();
+    lie.input.truncate(lie.input.len() - 1);
+    let err = lie.check().unwrap_err();
+    assert!(
+        matches!(err, Error::MalformedIo { which: "input", .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("truncated"), "{err}");
+}
+
+/// Where the claim IO vectors for the contracts live (read by
+/// `contracts/test/IoState.t.sol` and `contracts/test/Claims.t.sol`).
+const IO_VECTORS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../contracts/test/vectors/claim-io.json"
+);
+
+/// Tensors of every dtype and of the shapes that exercise the format: a
+/// scalar, an empty tensor, rank 8, several 256-byte leaves (padded to a
+/// power of two), quantized blocks straddling leaves.
+fn io_tensors(r: &mut Rng) -> Vec<(u32, Tensor)> {
+    let mut bytes = |n: usize| (0..n).map(|_| r.next() as u8).collect::<Vec<u8>>();
+    let t = |d: DType, shape: &[usize], b: Vec<u8>| Tensor::from_bytes(d, shape, b).unwrap();
+    vec![
+        (0, t(DType::F32, &[], bytes(4))),
+        (1, t(DType::F32, &[0, 5], Vec::new())),
+        (2, t(DType::F16, &[3, 7], bytes(42))),
+        (3, t(DType::BF16, &[9], bytes(18))),
+        (4, t(DType::I32, &[700], bytes(2800))),
+        (5, t(DType::I64, &[2, 2], bytes(32))),
+        (6, t(DType::U8, &[1, 1, 1, 1, 1, 1, 1, 5], bytes(5))),
+        (7, t(DType::I8, &[256], bytes(256))),
+        (8, t(DType::Q8_0, &[2, 64], bytes(136))),
+        (9, t(DType::Q4K, &[256], bytes(144))),
+        (0xFFFF_FFFF, t(DType::Q6K, &[512], bytes(420))),
+        // No elements, whatever the other dimensions.
+        (10, t(DType::U8, &[0, usize::MAX], Vec::new())),
+    ]
+}
+
+fn encoded(tensors: &[(u32, Tensor)]) -> Vec<u8> {
+    let refs: Vec<(u32, &Tensor)> = tensors.iter().map(|(id, t)| (*id, t)).collect();
+    bisection::machine::encode_state(&refs)
+}
+
+/// Valid encodings: the test program's input and output, each tensor of
+/// [`io_tensors`] alone, all of them, and the empty state.
+fn io_states() -> Vec<Vec<u8>> {
+    let t = trace_with(DType::F32, None);
+    let mut v = vec![t.post().input.clone(), t.post().output.clone()];
+    let tensors = io_tensors(&mut Rng(21));
+    v.extend(tensors.iter().map(|x| encoded(std::slice::from_ref(x))));
+    v.push(encoded(&tensors));
+    v.push(encoded(&[]));
+    v
+}
+
+/// Broken encodings, one per way of breaking it, each checked to be
+/// rejected: the reason written next to it is the decoder's.
+fn io_malformed() -> Vec<Vec<u8>> {
+    let one = |id: u32, dtype: u8, dims: &[u64], len: u64, data: usize| {
+        let mut v = 1u32.to_be_bytes().to_vec();
+        v.extend_from_slice(&id.to_be_bytes());
+        v.extend_from_slice(&[dtype, dims.len() as u8]);
+        for d in dims {
+            v.extend_from_slice(&d.to_be_bytes());
+        }
+        v.extend_from_slice(&len.to_be_bytes());
+        v.extend(std::iter::repeat_n(7u8, data));
+        v
+    };
+    let good = one(3, 0x01, &[2, 2], 16, 16);
+    let mut two = good.clone();
+    two[3] = 2;
+    let mut huge_count = good.clone();
+    huge_count[..4].copy_from_slice(&[0xFF; 4]);
+    let mut trailing = good.clone();
+    trailing.push(0);
+    vec![
+        Vec::new(),
+        vec![0, 0, 0],
+        two,
+        huge_count,
+        good[..good.len() - 1].to_vec(),
+        good[..7].to_vec(),
+        good[..12].to_vec(),
+        one(3, 0x08, &[2], 8, 8),
+        one(3, 0x00, &[2], 8, 8),
+        one(3, 0x26, &[], 0, 0),
+        one(3, 0x01, &[1; 9], 4, 4),
+        one(3, 0x06, &[1 << 21, 1 << 20], 1 << 41, 0),
+        one(3, 0x06, &[u64::MAX, 2], 0, 0),
+        one(3, 0x21, &[33], 34, 34),
+        one(3, 0x01, &[2, 2], 15, 15),
+        one(3, 0x01, &[2, 2], 17, 17),
+        one(3, 0x01, &[2, 2], 16, 15),
+        trailing,
+    ]
+}
+
+/// A claim post shaped like a real one: the input and output states, and a
+/// level-0 list of `n` entries whose middle entries are fillers.
+fn shaped_post(
+    label: &str,
+    input: &[(u32, Tensor)],
+    output: &[(u32, Tensor)],
+    sizes: Vec<u64>,
+) -> (String, bisection::machine::ClaimPost) {
+    use bisection::machine::{ClaimPost, state_root};
+    let (input, output) = (encoded(input), encoded(output));
+    let n = sizes[0] as usize;
+    let mut leaves: Vec<Hash> = (0..n)
+        .map(|i| trace_vm::commit::keccak256(format!("{label} state {i}").as_bytes()))
+        .collect();
+    leaves[0] = state_root("input", &input).unwrap();
+    leaves[n - 1] = state_root("output", &output).unwrap();
+    let tree = Tree::new(&leaves);
+    let claim = bisection::machine::Claim {
+        weights_root: [1; 32],
+        arch_hash: [2; 32],
+        input_hash: [0; 32],
+        output_hash: [0; 32],
+        trace_root: tree.root(),
+        sizes,
+    };
+    let post = ClaimPost::new(
+        claim,
+        input,
+        output,
+        tree.proof(0),
+        tree.proof(n as u64 - 1),
+    );
+    post.check().unwrap();
+    (label.to_string(), post)
+}
+
+/// Posts shaped like the real models' (for the contract's gas test): MiniLM-L6
+/// at 128 tokens (token ids and attention mask in, a 384-float embedding
+/// out) and Gemma-3 270M generating 4 tokens after a 5-token prompt (prompt
+/// ids in, one id per generated token out), with their level sizes (printed
+/// by `tests/game_moves.rs`); and this file's test program, posted honestly.
+fn io_posts() -> Vec<(String, bisection::machine::ClaimPost)> {
+    let mut r = Rng(0x10);
+    let mut words = |n: usize| (0..n).map(|_| r.next() as u32).collect::<Vec<u32>>();
+    let ids: Vec<i32> = words(128).iter().map(|&w| (w % 30_522) as i32).collect();
+    let embedding: Vec<f32> = words(384)
+        .iter()
+        .map(|&w| (w % 2001) as f32 / 1000.0 - 1.0)
+        .collect();
+    let minilm = shaped_post(
+        "minilm",
+        &[
+            (0, Tensor::i32(&[128], &ids).unwrap()),
+            (1, Tensor::f32(&[128, 1], &[1.0; 128]).unwrap()),
+        ],
+        &[(250, Tensor::f32(&[1, 384], &embedding).unwrap())],
+        MINILM_128_SIZES.to_vec(),
+    );
+    let prompt: Vec<i32> = words(5).iter().map(|&w| (w % 262_144) as i32).collect();
+    let generated: Vec<(u32, Tensor)> = (0..4)
+        .map(|k| {
+            (
+                300 + k,
+                Tensor::i32(&[1, 1], &[(k * 1_000) as i32 + 17]).unwrap(),
+            )
+        })
+        .collect();
+    let gemma = shaped_post(
+        "gemma",
+        &[(0, Tensor::i32(&[5], &prompt).unwrap())],
+        &generated,
+        GEMMA_5_PLUS_4_SIZES.to_vec(),
+    );
+    let program = (
+        "program".to_string(),
+        trace_with(DType::F32, None).post().clone(),
+    );
+    vec![minilm, gemma, program]
+}
+
+fn io_vectors() -> String {
+    use alloy::primitives::{B256, Bytes};
+    use alloy::sol_types::SolValue;
+    use bisection::machine::{decode_state, state_root};
+    let hex0x = |b: Vec<u8>| format!("0x{}", hex::encode(b));
+    let states: Vec<String> = io_states()
+        .into_iter()
+        .map(|s| {
+            let root = state_root("input", &s).unwrap();
+            hex0x((Bytes::from(s), B256::from(root)).abi_encode_params())
+        })
+        .collect();
+    let malformed: Vec<String> = io_malformed()
+        .into_iter()
+        .map(|s| {
+            let reason = match decode_state("input", &s) {
+                Err(bisection::Error::MalformedIo { kind, .. }) => kind.reason(),
+                other => panic!("{} is not rejected: {other:?}", hex::encode(&s)),
+            };
+            hex0x((Bytes::from(s), reason.to_string()).abi_encode_params())
+        })
+        .collect();
+    let b256s = |v: &[Hash]| v.iter().map(|h| B256::from(*h)).collect::<Vec<_>>();
+    let posts: Vec<String> = io_posts()
+        .into_iter()
+        .map(|(label, p)| {
+            hex0x(
+                (
+                    label,
+                    (
+                        Bytes::from(p.input),
+                        Bytes::from(p.output),
+                        B256::from(p.claim.trace_root),
+                        p.claim.sizes,
+                        b256s(&p.input_proof),
+                        b256s(&p.output_proof),
+                    ),
+                )
+                    .abi_encode_params(),
+            )
+        })
+        .collect();
+    let json = serde_json::json!({
+        "states": states,
+        "malformed": malformed,
+        "posts": posts,
+    });
+    serde_json::to_string_pretty(&json).unwrap() + "\n"
+}
+
+#[test]
+fn claim_io_vectors_for_the_contract_are_up_to_date() {
+    let fresh = io_vectors();
+    if std::env::var("REFUTE_WRITE_VECTORS").is_ok() {
+        std::fs::write(IO_VECTORS, &fresh).unwrap();
+    }
+    let committed = std::fs::read_to_string(IO_VECTORS).unwrap_or_default();
+    assert!(
+        committed == fresh,
+        "{IO_VECTORS} is stale: regenerate it with REFUTE_WRITE_VECTORS=1 cargo test -p refute-bisection --test machine_game claim_io_vectors"
     );
 }

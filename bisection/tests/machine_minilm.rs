@@ -35,7 +35,6 @@ fn run(enc: &Encoder, compiled: &Compiled, ids: &[u32], fault: Option<Fault>) ->
         compiled.program.clone(),
         compiled.weights.clone(),
         inputs,
-        ([7; 32], [8; 32]),
         fault,
     )
     .expect("run")

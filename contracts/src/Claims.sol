@@ -4,6 +4,8 @@ pragma solidity 0.8.37;
 import {IClaims} from "./interfaces/IClaims.sol";
 import {IDisputeGame} from "./interfaces/IDisputeGame.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
+import {IoState} from "./lib/IoState.sol";
+import {Merkle} from "./lib/Merkle.sol";
 import {
     BondTooHigh,
     BondTooLow,
@@ -15,6 +17,7 @@ import {
     GamesOpen,
     InvalidConfig,
     InvalidLevelSizes,
+    IoNotInTrace,
     ModelNotRegistered,
     NothingToWithdraw,
     PayloadTooLarge,
@@ -71,7 +74,9 @@ contract Claims is IClaims {
         bytes calldata input,
         bytes calldata output,
         bytes32 traceRoot,
-        uint64[] calldata levelSizes
+        uint64[] calldata levelSizes,
+        bytes32[] calldata inputProof,
+        bytes32[] calldata outputProof
     ) external payable returns (uint256 claimId) {
         if (msg.value < minBond) revert BondTooLow(msg.value, minBond);
         if (msg.value > type(uint96).max) revert BondTooHigh(msg.value);
@@ -85,6 +90,11 @@ contract Claims is IClaims {
             if (levelSizes[l] < 2 || levelSizes[l] > MAX_LIST_SIZE) revert InvalidLevelSizes();
         }
         if (!registry.isRegistered(modelId)) revert ModelNotRegistered(modelId);
+        // The input and output are the trace's first and last states (docs/SPEC.md 4.9): a game only
+        // disputes the steps between them, so they are checked here.
+        uint256 last = levelSizes[0] - 1;
+        _checkIo(input, "input", 0, traceRoot, last, inputProof);
+        _checkIo(output, "output", last, traceRoot, last, outputProof);
 
         bytes32 inputHash = keccak256(input);
         bytes32 outputHash = keccak256(output);
@@ -230,6 +240,22 @@ contract Claims is IClaims {
     function _claim(uint256 claimId) private view returns (Claim storage) {
         if (claimId >= _claims.length) revert UnknownClaim(claimId);
         return _claims[claimId];
+    }
+
+    /// @dev `io`'s state root is entry `index` of the level-0 list of `last + 1` entries with root
+    ///      `traceRoot` (a plain Merkle root, docs/SPEC.md 4.8).
+    function _checkIo(
+        bytes calldata io,
+        string memory which,
+        uint256 index,
+        bytes32 traceRoot,
+        uint256 last,
+        bytes32[] calldata proof
+    ) private pure {
+        bytes32 root = IoState.stateRoot(io, which);
+        if (proof.length != Merkle.depthFor(last + 1) || Merkle.rootFromPath(root, index, proof) != traceRoot) {
+            revert IoNotInTrace(which);
+        }
     }
 
     function _claimHash(

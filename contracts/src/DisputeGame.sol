@@ -114,10 +114,8 @@ contract DisputeGame is IDisputeGame {
     /// @inheritdoc IDisputeGame
     function reveal(uint256 gameId, bytes32[] calldata children) external {
         Game storage g = _move(gameId, Phase.Reveal);
-        uint256 k = _revealLog2(g, Merkle.depthFor(g.sizes[g.level]));
-        uint256 expected = 1 << k;
-        if (children.length != expected) revert ChildCount(expected, children.length);
-        if (Merkle.rootOfPow2(children) != g.node) revert ChildrenMismatch();
+        uint256 left = Merkle.depthFor(g.sizes[g.level]) - g.depth;
+        _checkChildren(children, arityLog2 < left ? arityLog2 : left, g.node);
         g.phase = Phase.Pick;
         emit Revealed(gameId, g.level, g.depth, g.index, children);
     }
@@ -152,7 +150,8 @@ contract DisputeGame is IDisputeGame {
         bytes32[] calldata preProof,
         bytes32 subRoot,
         bytes32[] calldata firstProof,
-        bytes32[] calldata lastProof
+        bytes32[] calldata lastProof,
+        bytes32[] calldata children
     ) external {
         Game storage g = _move(gameId, Phase.Step);
         uint256 level = g.level;
@@ -166,6 +165,8 @@ contract DisputeGame is IDisputeGame {
         if (lastProof.length != subDepth || Merkle.rootFromPath(g.node, subLen - 1, lastProof) != subRoot) {
             revert BadProof("expansion's last entry");
         }
+        // The new list's first reveal: its root's descendants, as `reveal` would check them.
+        _checkChildren(children, arityLog2 < subDepth ? arityLog2 : subDepth, subRoot);
         uint48 index = g.index;
         g.path.push(index);
         g.level = uint8(level + 1);
@@ -173,8 +174,9 @@ contract DisputeGame is IDisputeGame {
         g.depth = 0;
         g.index = 0;
         g.node = subRoot;
-        g.phase = Phase.Reveal;
+        g.phase = Phase.Pick;
         emit Expanded(gameId, uint8(level), index, subRoot);
+        emit Revealed(gameId, uint8(level + 1), 0, 0, children);
     }
 
     /// @inheritdoc IDisputeGame
@@ -273,6 +275,13 @@ contract DisputeGame is IDisputeGame {
             ++g.challengerMoves;
         }
         g.lastMove = uint40(block.timestamp);
+    }
+
+    /// @dev Revealed children: exactly 2^k of them, hashing to `node`.
+    function _checkChildren(bytes32[] calldata children, uint256 k, bytes32 node) private pure {
+        uint256 expected = 1 << k;
+        if (children.length != expected) revert ChildCount(expected, children.length);
+        if (Merkle.rootOfPow2(children) != node) revert ChildrenMismatch();
     }
 
     function _revealLog2(Game storage g, uint256 treeDepth) private view returns (uint256) {

@@ -64,16 +64,20 @@ contract ClaimsGameTest is Test, GamePlay {
     }
 
     function _post(ToyTrace t, uint256 bond) internal returns (uint256) {
-        (bytes32 root, uint64[] memory sizes) = (_root(t), t.sizes());
+        ToyTrace.ClaimArgs memory a = t.claimArgs();
         vm.prank(CLAIMANT);
-        return claims.postClaim{value: bond}(modelId, "in", "out", root, sizes);
+        return
+            claims.postClaim{value: bond}(modelId, a.input, a.output, a.traceRoot, a.sizes, a.inputProof, a.outputProof);
     }
 
     /// @dev `who` challenges claim `claimId`, posted from trace `claimed`.
     function _challenge(uint256 claimId, ToyTrace claimed, address who, uint256 bond) internal returns (uint256) {
-        (bytes32 root, uint64[] memory sizes) = (_root(claimed), claimed.sizes());
+        ToyTrace.ClaimArgs memory a = claimed.claimArgs();
         vm.prank(who);
-        return claims.challenge{value: bond}(claimId, modelId, keccak256("in"), keccak256("out"), root, sizes);
+        return
+            claims.challenge{value: bond}(
+                claimId, modelId, keccak256(a.input), keccak256(a.output), a.traceRoot, a.sizes
+            );
     }
 
     /// @dev Plays game `id` to the end: the defender from `def`; the challenger honest from `chal`,
@@ -124,24 +128,26 @@ contract ClaimsGameTest is Test, GamePlay {
     function test_challenge_revertsOnBadBondMismatchClosedWindowAndUnknownClaim() public {
         uint256 c = _post(liar, MIN_BOND);
         (bytes32 lr, bytes32 hr, uint64[] memory sizes) = (_root(liar), _root(honest), liar.sizes());
+        ToyTrace.ClaimArgs memory a = liar.claimArgs();
+        (bytes32 ih, bytes32 oh) = (keccak256(a.input), keccak256(a.output));
         vm.prank(W1);
         vm.expectRevert(abi.encodeWithSelector(BondTooLow.selector, MIN_BOND - 1, MIN_BOND));
-        claims.challenge{value: MIN_BOND - 1}(c, modelId, keccak256("in"), keccak256("out"), lr, sizes);
+        claims.challenge{value: MIN_BOND - 1}(c, modelId, ih, oh, lr, sizes);
         vm.prank(W1);
         vm.expectRevert(abi.encodeWithSelector(ClaimMismatch.selector, c));
-        claims.challenge{value: MIN_BOND}(c, modelId, keccak256("in"), keccak256("out"), hr, sizes);
+        claims.challenge{value: MIN_BOND}(c, modelId, ih, oh, hr, sizes);
         uint64[] memory other = liar.sizes();
         other[1] = 5;
         vm.prank(W1);
         vm.expectRevert(abi.encodeWithSelector(ClaimMismatch.selector, c));
-        claims.challenge{value: MIN_BOND}(c, modelId, keccak256("in"), keccak256("out"), lr, other);
+        claims.challenge{value: MIN_BOND}(c, modelId, ih, oh, lr, other);
         vm.prank(W1);
         vm.expectRevert(abi.encodeWithSelector(UnknownClaim.selector, 9));
-        claims.challenge{value: MIN_BOND}(9, modelId, keccak256("in"), keccak256("out"), lr, sizes);
+        claims.challenge{value: MIN_BOND}(9, modelId, ih, oh, lr, sizes);
         vm.warp(block.timestamp + WINDOW);
         vm.prank(W1);
         vm.expectRevert(abi.encodeWithSelector(ChallengeWindowClosed.selector, c, block.timestamp));
-        claims.challenge{value: MIN_BOND}(c, modelId, keccak256("in"), keccak256("out"), lr, sizes);
+        claims.challenge{value: MIN_BOND}(c, modelId, ih, oh, lr, sizes);
         assertEq(address(claims).balance, MIN_BOND);
     }
 

@@ -260,29 +260,44 @@ contract DisputeGameTest is Test, GamePlay {
         _toStep(id, liar, honest);
         IDisputeGame.GameView memory g = game.getGame(id);
         assertEq(uint256(g.index), 3);
-        (bytes32 pre, bytes32[] memory preProof, bytes32 subRoot, bytes32[] memory first, bytes32[] memory last) =
-            liar.expandArgs(g);
+        ToyTrace.Expansion memory x = liar.expandArgs(g, game.arityLog2());
+        // Level 1 has 4 entries: a depth-2 tree, opened whole at d = 2.
+        assertEq(x.children.length, 4);
+        bytes32[] memory forged = liar.expandArgs(g, game.arityLog2()).children;
+        forged[3] = bytes32(uint256(0xEE));
         bytes32 before = _gameHash(id);
         vm.startPrank(DEFENDER);
         vm.expectRevert(abi.encodeWithSelector(BadProof.selector, "step input"));
-        game.expand(id, bytes32(uint256(pre) ^ 1), preProof, subRoot, first, last);
+        game.expand(id, bytes32(uint256(x.pre) ^ 1), x.preProof, x.subRoot, x.first, x.last, x.children);
         vm.expectRevert(abi.encodeWithSelector(BadProof.selector, "expansion's first entry"));
-        game.expand(id, pre, preProof, subRoot, last, last);
+        game.expand(id, x.pre, x.preProof, x.subRoot, x.last, x.last, x.children);
         vm.expectRevert(abi.encodeWithSelector(BadProof.selector, "expansion's last entry"));
-        game.expand(id, pre, preProof, subRoot, first, first);
+        game.expand(id, x.pre, x.preProof, x.subRoot, x.first, x.first, x.children);
+        vm.expectRevert(abi.encodeWithSelector(ChildCount.selector, 4, 2));
+        game.expand(id, x.pre, x.preProof, x.subRoot, x.first, x.last, x.first);
+        vm.expectRevert(ChildrenMismatch.selector);
+        game.expand(id, x.pre, x.preProof, x.subRoot, x.first, x.last, forged);
         vm.expectRevert(abi.encodeWithSelector(WrongAction.selector, id, uint8(IDisputeGame.Phase.Step)));
-        game.step(id, abi.encodePacked(uint64(1)), abi.encodePacked(uint64(2)), preProof);
+        game.step(id, abi.encodePacked(uint64(1)), abi.encodePacked(uint64(2)), x.preProof);
         assertEq(_gameHash(id), before);
-        game.expand(id, pre, preProof, subRoot, first, last);
+        vm.expectEmit(address(game));
+        emit IDisputeGame.Expanded(id, 0, 3, x.subRoot);
+        vm.expectEmit(address(game));
+        emit IDisputeGame.Revealed(id, 1, 0, 0, x.children);
+        game.expand(id, x.pre, x.preProof, x.subRoot, x.first, x.last, x.children);
         vm.stopPrank();
         g = game.getGame(id);
         assertEq(uint256(g.level), 1);
-        assertEq(g.root, subRoot);
+        assertEq(g.root, x.subRoot);
         assertEq(g.roots.length, 2);
-        assertEq(g.roots[1], subRoot);
+        assertEq(g.roots[1], x.subRoot);
         assertEq(g.path.length, 1);
         assertEq(uint256(g.path[0]), 3);
-        assertTrue(g.phase == IDisputeGame.Phase.Reveal);
+        // The expansion carried the new list's first reveal: the challenger picks next.
+        assertTrue(g.phase == IDisputeGame.Phase.Pick);
+        vm.prank(CHALLENGER);
+        game.pick(id, 1, x.children[1], ToyTree.pickProof(x.children, 1));
+        assertEq(uint256(game.getGame(id).depth), 2);
     }
 
     function test_step_wrongPrimitiveLosesAndExpandAtTheLastLevelIsRejected() public {
@@ -302,7 +317,7 @@ contract DisputeGameTest is Test, GamePlay {
         (bytes memory pre, bytes memory post, bytes32[] memory preProof) = liar.stepArgs(g);
         vm.startPrank(DEFENDER);
         vm.expectRevert(abi.encodeWithSelector(WrongAction.selector, id, uint8(IDisputeGame.Phase.Step)));
-        game.expand(id, bytes32(0), preProof, bytes32(0), preProof, preProof);
+        game.expand(id, bytes32(0), preProof, bytes32(0), preProof, preProof, preProof);
         vm.expectRevert(abi.encodeWithSelector(BadProof.selector, "step output"));
         game.step(id, pre, pre, preProof);
         vm.expectRevert(abi.encodeWithSelector(BadProof.selector, "step input"));
@@ -488,10 +503,11 @@ contract DisputeGameTest is Test, GamePlay {
         assertTrue(wide.phaseOf(id) == IDisputeGame.Phase.Reveal);
     }
 
-    /// @dev An expansion and a one-step at the bottom of a three-level game at d = 4 whose lists have
+    /// @dev The two expansions and the one-step of a three-level game at d = 4 whose lists have
     ///      2^4, 2^6 and 2^24 entries (a trace, a layer's op sub-trace, an op's micro list: SPEC 6.8),
     ///      through PrimitiveStepVerifier, each measured as its own transaction like the dissection
-    ///      moves. The lists are sparse: only the entries the game opens differ from a filler.
+    ///      moves. An expansion carries the new list's first reveal (16 children). The lists are
+    ///      sparse: only the entries the game opens differ from a filler.
     function test_gas_expandAndStepOfAThreeLevelGameAtArity16() public {
         PrimitiveStepVerifier primitive = new PrimitiveStepVerifier();
         DisputeGame wide = new DisputeGame(primitive, 4, 1 days);
@@ -507,15 +523,19 @@ contract DisputeGameTest is Test, GamePlay {
             _sparse(24, [uint256(0), steps[2] - 1, steps[2], (1 << 24) - 1], [x, keccak256(pre), keccak256(post), y])
         ];
         uint256 id = wide.create(DEFENDER, CHALLENGER, SparseTree.root(lists[0]), _sizes(1 << 4, 1 << 6, 1 << 24), 0);
-        uint256 expandGas;
+        uint256[2] memory expandGas;
+        bytes32[] memory c;
         for (uint256 level; level < 3; ++level) {
             SparseTree.Tree memory t = lists[level];
             uint256 target = steps[level];
             for (uint256 depth; depth < t.depth;) {
                 uint256 k = t.depth - depth < 4 ? t.depth - depth : 4;
-                bytes32[] memory c = SparseTree.descendants(t, depth, target >> (t.depth - depth), k);
-                vm.prank(DEFENDER);
-                wide.reveal(id, c);
+                // Below level 0 the expansion made the list's first reveal.
+                if (level == 0 || depth != 0) {
+                    c = SparseTree.descendants(t, depth, target >> (t.depth - depth), k);
+                    vm.prank(DEFENDER);
+                    wide.reveal(id, c);
+                }
                 uint256 child = (target >> (t.depth - depth - k)) & ((1 << k) - 1);
                 vm.prank(CHALLENGER);
                 wide.pick(id, child, c[child], ToyTree.pickProof(c, child));
@@ -523,6 +543,7 @@ contract DisputeGameTest is Test, GamePlay {
             }
             if (level == 2) break;
             SparseTree.Tree memory sub = lists[level + 1];
+            c = SparseTree.descendants(sub, 0, 0, 4);
             bytes memory call = abi.encodeCall(
                 wide.expand,
                 (
@@ -531,7 +552,8 @@ contract DisputeGameTest is Test, GamePlay {
                     SparseTree.proof(t, target - 1),
                     SparseTree.root(sub),
                     SparseTree.proof(sub, 0),
-                    SparseTree.proof(sub, (1 << sub.depth) - 1)
+                    SparseTree.proof(sub, (1 << sub.depth) - 1),
+                    c
                 )
             );
             vm.warp(block.timestamp + 60);
@@ -539,7 +561,7 @@ contract DisputeGameTest is Test, GamePlay {
             vm.prank(DEFENDER);
             uint256 g0 = gasleft();
             (bool ok,) = address(wide).call(call);
-            expandGas = g0 - gasleft() + _intrinsic(call);
+            expandGas[level] = g0 - gasleft() + _intrinsic(call);
             assertTrue(ok, "expand");
         }
         bytes32[] memory preProof = SparseTree.proof(lists[2], steps[2] - 1);
@@ -550,8 +572,14 @@ contract DisputeGameTest is Test, GamePlay {
         uint256 g1 = gasleft();
         wide.step(id, pre, post, preProof);
         uint256 stepGas = g1 - gasleft() + _intrinsic(abi.encodeCall(wide.step, (id, pre, post, preProof)));
-        vm.snapshotValue("DisputeGame", "expand_level1_tx", expandGas);
+        vm.snapshotValue("DisputeGame", "expand_to_level1_tx", expandGas[0]);
+        vm.snapshotValue("DisputeGame", "expand_to_level2_tx", expandGas[1]);
         vm.snapshotValue("DisputeGame", "step_level2_tx", stepGas);
+        // An expansion pays a first reveal (16 children: 512 calldata bytes and their tree) on top
+        // of its proofs (2 x 6 hashes into the op sub-trace, 2 x 24 into a 2^24-step micro list)
+        // and of the new path and root slots (the first expansion creates both arrays' slots).
+        assertLe(expandGas[0], 170_000, "expansion into level 1 (2^6 entries) with 16 children");
+        assertLe(expandGas[1], 190_000, "expansion into level 2 (2^24 entries) with 16 children");
         assertLe(stepGas, 120_000, "one-step with 24-hash proof, 3 levels");
         assertTrue(wide.phaseOf(id) == IDisputeGame.Phase.DefenderWon);
         assertEq(wide.getGame(id).roots.length, 3);

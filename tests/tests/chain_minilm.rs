@@ -13,7 +13,6 @@ use bisection::game::rules::{Action, Role};
 use bisection::game::view::Trace;
 use bisection::machine::{Fault, MachineTrace};
 use refute_e2e::Devnet;
-use trace_vm::commit::keccak256;
 use trace_vm::format::models_dir;
 use trace_vm::models::{Compiled, Encoder};
 use trace_vm::ops::micro::Site;
@@ -92,31 +91,16 @@ fn lie(compiled: &Compiled, at: Lie) -> (Fault, u64) {
     (fault, (site.out_len() * site.step_count()) as u64)
 }
 
-/// A run whose claim commits to `input` and to the bytes of its final
-/// boundary state's root as its output (the IO encoding of claims is not
-/// fixed yet); the output bytes.
-fn run(
-    enc: &Encoder,
-    compiled: &Compiled,
-    ids: &[u32],
-    input: &[u8],
-    fault: Option<Fault>,
-) -> (MachineTrace, Vec<u8>) {
+/// A run of the sentence `ids`, lying at `fault` if given.
+fn run(enc: &Encoder, compiled: &Compiled, ids: &[u32], fault: Option<Fault>) -> MachineTrace {
     let inputs = enc.inputs(ids, ids.len()).expect("inputs");
-    let mut t = MachineTrace::run(
+    MachineTrace::run(
         compiled.program.clone(),
         compiled.weights.clone(),
         inputs,
-        (keccak256(input), [0; 32]),
         fault,
     )
-    .expect("run");
-    let last = t.list(&[]).last().expect("a trace has states").clone();
-    let output = last.leaf().to_vec();
-    let mut claim = t.claim().clone();
-    claim.output_hash = keccak256(&output);
-    t.dispute(&claim);
-    (t, output)
+    .expect("run")
 }
 
 struct Outcome {
@@ -136,19 +120,19 @@ async fn dispute(liar_defends: bool, at: Lie) -> Option<Outcome> {
     let ids = enc.tokenize(sentence).expect("tokenize");
     let compiled = enc.compile(ids.len()).expect("compile");
     let (fault, micro) = lie(&compiled, at);
-    let input: Vec<u8> = ids.iter().flat_map(|i| i.to_le_bytes()).collect();
-    let (honest, honest_out) = run(&enc, &compiled, &ids, &input, None);
-    let (liar, liar_out) = run(&enc, &compiled, &ids, &input, Some(fault));
+    let honest = run(&enc, &compiled, &ids, None);
+    let liar = run(&enc, &compiled, &ids, Some(fault));
     assert_ne!(
         honest.claim().trace_root,
         liar.claim().trace_root,
         "the lie reaches the trace"
     );
-    let ((claimant_trace, output), mut challenger_trace) = if liar_defends {
-        ((liar, liar_out), honest)
+    let (claimant_trace, mut challenger_trace) = if liar_defends {
+        (liar, honest)
     } else {
-        ((honest, honest_out), liar)
+        (honest, liar)
     };
+    let post = claimant_trace.post().clone();
     let claim = claimant_trace.claim().clone();
     challenger_trace.dispute(&claim);
 
@@ -160,10 +144,7 @@ async fn dispute(liar_defends: bool, at: Lie) -> Option<Outcome> {
         .register(&claim, "minilm-l6")
         .await
         .expect("register");
-    let (claim_id, posted) = claimant
-        .post_claim(&claim, &input, &output, bond)
-        .await
-        .expect("postClaim");
+    let (claim_id, posted) = claimant.post_claim(&post, bond).await.expect("postClaim");
     let (game_id, challenged) = watcher
         .challenge(claim_id, &claim, bond)
         .await

@@ -84,14 +84,7 @@ fn trace() -> MachineTrace {
     };
     let weights = vec![f(&[VOCAB, DIM]), f(&[DIM]), f(&[DIM, DIM]), f(&[DIM])];
     let ids = Tensor::i32(&[TOKENS], &[3, 0, 4]).expect("ids");
-    MachineTrace::run(
-        program().expect("program"),
-        weights,
-        vec![ids],
-        ([1; 32], [2; 32]),
-        None,
-    )
-    .expect("run")
+    MachineTrace::run(program().expect("program"), weights, vec![ids], None).expect("run")
 }
 
 /// One step's inputs to the verifier.

@@ -129,6 +129,12 @@ impl Mirror {
                 on,
                 reason: "a move's event has no transaction hash".into(),
             })?;
+            // One move per transaction: an expansion logs `Expanded`, then
+            // the `Revealed` of its first children.
+            if self.last_tx == Some(tx) {
+                self.applied += 1;
+                continue;
+            }
             let sent = node
                 .read("eth_getTransactionByHash", on, || async {
                     provider.get_transaction_by_hash(tx).await

@@ -9,14 +9,13 @@ use alloy::primitives::{B256, Bytes, U256};
 use alloy::providers::Provider;
 use alloy::sol_types::SolCall;
 use trace_vm::commit::Hash;
-use trace_vm::commit::keccak256;
 
 use super::node::{Node, Sent};
 use crate::contracts::{Claims, DisputeGame};
 use crate::error::Target;
 use crate::game::rules::{Action, Game, Phase};
 use crate::game::tree::Tree;
-use crate::machine::{Claim, State};
+use crate::machine::{Claim, ClaimPost, State};
 use crate::{Error, Result};
 
 /// What a settled challenge paid, and to whom.
@@ -81,6 +80,7 @@ pub fn action_of_call(calldata: &[u8]) -> Option<Action<State>> {
                 sub_root: c.subRoot.0,
                 first_proof: hashes(&c.firstProof),
                 last_proof: hashes(&c.lastProof),
+                children: hashes(&c.children),
             }
         }
         stepCall::SELECTOR => {
@@ -146,6 +146,7 @@ impl Responder {
                 sub_root,
                 first_proof,
                 last_proof,
+                children,
             } => {
                 self.node
                     .transact(
@@ -158,6 +159,7 @@ impl Responder {
                             B256::from(*sub_root),
                             b256s(first_proof),
                             b256s(last_proof),
+                            b256s(children),
                         ),
                     )
                     .await
@@ -206,30 +208,22 @@ impl Responder {
         Ok(model_id)
     }
 
-    /// Posts `claim` with its `input` and `output` bytes and `bond`; the claim id.
-    pub async fn post_claim(
-        &self,
-        claim: &Claim,
-        input: &[u8],
-        output: &[u8],
-        bond: U256,
-    ) -> Result<(u64, Sent)> {
+    /// Posts `post` (a claim with its input and output bytes and their
+    /// proofs) with `bond`, after checking it as the contract will; the claim id.
+    pub async fn post_claim(&self, post: &ClaimPost, bond: U256) -> Result<(u64, Sent)> {
         let claims = self.node.claims();
+        let claim = &post.claim;
         let on = Target::Model(claim.model_id().into());
-        if keccak256(input) != claim.input_hash || keccak256(output) != claim.output_hash {
-            return Err(Error::Unexpected {
-                on,
-                reason: "the input or output bytes do not hash to the claim's input/output hash"
-                    .into(),
-            });
-        }
+        post.check()?;
         let call = claims
             .postClaim(
                 claim.model_id().into(),
-                Bytes::copy_from_slice(input),
-                Bytes::copy_from_slice(output),
+                Bytes::copy_from_slice(&post.input),
+                Bytes::copy_from_slice(&post.output),
                 claim.trace_root.into(),
                 claim.sizes.clone(),
+                b256s(&post.input_proof),
+                b256s(&post.output_proof),
             )
             .value(bond);
         let sent = self.node.transact("postClaim", on, call).await?;

@@ -7,8 +7,9 @@
 //! A game is played over a hierarchy of committed lists (DESIGN.md, "The
 //! game"): level 0 lists the claim's boundary states; each disputed step of
 //! level `l` expands into the list of level `l + 1`, whose first and last
-//! entries must equal that step's agreed input and disputed output; a step
-//! of the last level is a primitive the verifier re-executes.
+//! entries must equal that step's agreed input and disputed output (the
+//! expansion carries the new list's first reveal, so the challenger picks
+//! next); a step of the last level is a primitive the verifier re-executes.
 //!
 //! - [`rules`]: state machine, k-ary dissection, level links, chess clocks;
 //! - [`view`]: what a player knows (its own trace) and the VM's one-step;

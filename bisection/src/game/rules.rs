@@ -55,7 +55,8 @@ pub enum Action<S> {
     },
     /// Defender, at a disputed step of a level above the last: commit the
     /// step's expansion, whose first entry is the agreed input and whose last
-    /// is the disputed output.
+    /// is the disputed output, and reveal its first descendants (the new
+    /// list's first reveal, so the challenger picks next).
     Expand {
         /// Leaf hash of the step's input (entry `i - 1` of the current list).
         pre: Hash,
@@ -67,6 +68,9 @@ pub enum Action<S> {
         first_proof: Vec<Hash>,
         /// Proof that the expansion's last leaf is the disputed output.
         last_proof: Vec<Hash>,
+        /// The descendants of `sub_root`, as a reveal at the new level's root
+        /// would send them ([`Game::expansion_reveal_log2`] levels down).
+        children: Vec<Hash>,
     },
     /// Defender, at a disputed step of the last level: reveal the operands so
     /// the verifier re-executes the primitive.
@@ -255,6 +259,14 @@ impl Game {
         self.params.arity_log2.min(self.tree_depth() - self.depth)
     }
 
+    /// Number of descendants an expansion reveals (the next level's root is
+    /// opened like any reveal), as a power of two; 0 at the last level.
+    pub fn expansion_reveal_log2(&self) -> u32 {
+        self.sizes
+            .get(self.level() + 1)
+            .map_or(0, |&n| self.params.arity_log2.min(depth_for(n) as u32))
+    }
+
     fn tree_depth(&self) -> u32 {
         depth_for(self.list_len()) as u32
     }
@@ -303,16 +315,7 @@ impl Game {
     fn transition<V: Vm>(&self, vm: &V, action: &Action<V::State>) -> Result<Next, RuleError> {
         match (&self.phase, action) {
             (Phase::Reveal, Action::Reveal { children }) => {
-                let expected = 1usize << self.reveal_log2();
-                if children.len() != expected {
-                    return Err(RuleError::ChildCount {
-                        expected,
-                        got: children.len(),
-                    });
-                }
-                if merkle_root(children) != self.node_hash {
-                    return Err(RuleError::ChildrenMismatch);
-                }
+                check_children(children, self.reveal_log2(), &self.node_hash)?;
                 Ok(Next::Pick(children.clone()))
             }
             (Phase::Pick(children), Action::Pick { child }) => self.pick(children, *child),
@@ -324,6 +327,7 @@ impl Game {
                     sub_root,
                     first_proof,
                     last_proof,
+                    children,
                 },
             ) if !self.is_last_level() => {
                 self.check_pre(*pre, pre_proof)?;
@@ -338,7 +342,8 @@ impl Game {
                 if !opens(self.node_hash, sub_len - 1, last_proof) {
                     return Err(RuleError::BadProof("expansion's last entry"));
                 }
-                Ok(Next::Descend(*sub_root))
+                check_children(children, self.expansion_reveal_log2(), sub_root)?;
+                Ok(Next::Descend(*sub_root, children.clone()))
             }
             (
                 Phase::Step,
@@ -409,11 +414,40 @@ impl Game {
     }
 }
 
+/// Revealed children: `2^k` of them, hashing to `node`.
+fn check_children(children: &[Hash], k: u32, node: &Hash) -> Result<(), RuleError> {
+    let expected = 1usize << k;
+    if children.len() != expected {
+        return Err(RuleError::ChildCount {
+            expected,
+            got: children.len(),
+        });
+    }
+    if merkle_root(children) != *node {
+        return Err(RuleError::ChildrenMismatch);
+    }
+    Ok(())
+}
+
+/// The most moves each side (defender, challenger) makes in a game over
+/// lists of `sizes` entries at arity `2^arity_log2` that ends in the one-step
+/// (a timeout only ends it sooner). Per level of tree depth `D`, the game
+/// takes `ceil(D / arity_log2)` reveal–pick rounds; the first reveal of a
+/// level below the first comes with the expansion, and the defender adds the
+/// one-step.
+pub fn max_moves(arity_log2: u32, sizes: &[u64]) -> [u32; 2] {
+    let rounds: u32 = sizes
+        .iter()
+        .map(|&n| (depth_for(n) as u32).div_ceil(arity_log2.max(1)))
+        .sum();
+    [rounds + 1, rounds]
+}
+
 /// The effect of an accepted action.
 enum Next {
     Pick(Vec<Hash>),
     Node { depth: u32, index: u64, hash: Hash },
-    Descend(Hash),
+    Descend(Hash, Vec<Hash>),
     Over(Role),
 }
 
@@ -429,11 +463,11 @@ impl Next {
                     Phase::Reveal
                 };
             }
-            Self::Descend(root) => {
+            Self::Descend(root, children) => {
                 game.path.push(game.index);
                 game.roots.push(root);
                 (game.depth, game.index, game.node_hash) = (0, 0, root);
-                game.phase = Phase::Reveal;
+                game.phase = Phase::Pick(children);
             }
             Self::Over(winner) => game.phase = Phase::Over(winner),
         }
@@ -530,6 +564,61 @@ mod tests {
         game.apply(&vm, Role::Challenger, &Action::Pick { child: 1 }, 4)
             .unwrap();
         assert_eq!(game.phase(), &Phase::Step);
+    }
+
+    #[test]
+    fn an_expansion_reveals_the_next_levels_first_children() {
+        let (vm, tree, mut game) = start();
+        let trace = ToyTrace::honest(vm.clone(), 1);
+        // Down to step 1 of level 0: root's child 0, then its child 1.
+        for (t, (depth, child)) in [(0, 0), (2, 1)].into_iter().enumerate() {
+            let children = tree.descendants(depth, 0, 2);
+            let now = 2 * t as u64;
+            game.apply(&vm, Role::Defender, &Action::Reveal { children }, now + 1)
+                .unwrap();
+            game.apply(&vm, Role::Challenger, &Action::Pick { child }, now + 2)
+                .unwrap();
+        }
+        assert_eq!((game.phase(), game.node()), (&Phase::Step, (4, 1)));
+        // Level 1 has 3 entries: a depth-2 tree, opened whole at d = 2.
+        assert_eq!(game.expansion_reveal_log2(), 2);
+        let sub = Tree::new(&trace.leaves(&[1]));
+        let expand = |children: Vec<Hash>| Action::<ToyState>::Expand {
+            pre: tree.node(4, 0),
+            pre_proof: tree.proof(0),
+            sub_root: sub.root(),
+            first_proof: sub.proof(0),
+            last_proof: sub.proof(2),
+            children,
+        };
+        let before = game.clone();
+        assert_eq!(
+            game.apply(&vm, Role::Defender, &expand(sub.descendants(0, 0, 1)), 5),
+            Err(RuleError::ChildCount {
+                expected: 4,
+                got: 2
+            })
+        );
+        let mut forged = sub.descendants(0, 0, 2);
+        forged[3] = Hash::from([0xEE; 32]);
+        assert_eq!(
+            game.apply(&vm, Role::Defender, &expand(forged), 5),
+            Err(RuleError::ChildrenMismatch)
+        );
+        assert_eq!(game, before);
+        let children = sub.descendants(0, 0, 2);
+        game.apply(&vm, Role::Defender, &expand(children.clone()), 5)
+            .unwrap();
+        assert_eq!(game.phase(), &Phase::Pick(children));
+        assert_eq!(
+            (game.level(), game.node(), game.path()),
+            (1, (0, 0), &[1][..])
+        );
+        assert_eq!(game.roots(), &[tree.root(), sub.root()]);
+        assert_eq!(
+            (game.moves(Role::Defender), game.moves(Role::Challenger)),
+            (3, 2)
+        );
     }
 
     #[test]

@@ -64,6 +64,7 @@ impl<T: Trace> Honest<T> {
                     sub_root: sub.root(),
                     first_proof: sub.proof(0),
                     last_proof: sub.proof(last),
+                    children: sub.descendants(0, 0, game.expansion_reveal_log2()),
                 })
             }
             Phase::Step => {
@@ -145,7 +146,8 @@ impl<V: Vm> Strategy<V> for RandomPicker {
 }
 
 /// Wraps a strategy and corrupts its reveals every `period`-th move: sends
-/// children that do not hash to the parent (equivocation).
+/// children that do not hash to the parent (equivocation), in a reveal or in
+/// the first reveal an expansion carries.
 pub struct Equivocate<S> {
     inner: S,
     period: u32,
@@ -168,7 +170,7 @@ impl<V: Vm, S: Strategy<V>> Strategy<V> for Equivocate<S> {
         let mut action = self.inner.act(game, role)?;
         self.count += 1;
         if self.count.is_multiple_of(self.period)
-            && let Action::Reveal { children } = &mut action
+            && let Action::Reveal { children } | Action::Expand { children, .. } = &mut action
         {
             children[0] = Hash::from([0xEE; 32]);
         }

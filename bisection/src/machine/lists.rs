@@ -24,6 +24,7 @@ use trace_vm::ops::{Operand, TraceStep};
 use trace_vm::program::{Program, TensorKind};
 use trace_vm::tensor::{Tensor, TensorId};
 
+use super::io::{ClaimPost, encode_state};
 use super::state::{OutAcc, State, step_word};
 use super::verify::OneStep;
 use super::witness::{Claim, Leaves, ListProof, TensorRef, Witness};
@@ -53,6 +54,9 @@ pub struct MachineTrace {
     state_roots: Vec<Hash>,
     sizes: Vec<u64>,
     fault: Option<Fault>,
+    /// The claim this run supports, as its owner posts it.
+    post: ClaimPost,
+    /// The claim being played (this run's, or the one it disputes).
     claim: Claim,
     vm: OneStep,
 }
@@ -192,12 +196,12 @@ impl LeafSource for MicroList {
 
 impl MachineTrace {
     /// Runs `program` on `inputs` with `weights` (declaration order), lying at
-    /// `fault` if given. Its claim has the given input and output hashes.
+    /// `fault` if given. Its claim's input and output are the encodings of
+    /// its first and last states (docs/SPEC.md 4.9).
     pub fn run(
         program: Program,
         weights: Vec<Tensor>,
         inputs: Vec<Tensor>,
-        io_hashes: (Hash, Hash),
         fault: Option<Fault>,
     ) -> Result<Self> {
         let n = program.tensors().len();
@@ -264,28 +268,51 @@ impl MachineTrace {
                 Ok(list_root(&entries))
             })
             .collect::<Result<Vec<_>>>()?;
-        let claim = Claim {
-            weights_root,
-            arch_hash: program.hash(),
-            input_hash: io_hashes.0,
-            output_hash: io_hashes.1,
-            trace_root: Tree::new(&state_roots).root(),
-            sizes: sizes.clone(),
+        let trace = Tree::new(&state_roots);
+        let last = state_roots.len() - 1;
+        let encode = |l: usize| {
+            let state: Vec<(u32, &Tensor)> = program
+                .state(l)
+                .iter()
+                .map(|&t| (t.0, &tensors[t.index()]))
+                .collect();
+            encode_state(&state)
         };
+        let post = ClaimPost::new(
+            Claim {
+                weights_root,
+                arch_hash: program.hash(),
+                input_hash: [0; 32],
+                output_hash: [0; 32],
+                trace_root: trace.root(),
+                sizes: sizes.clone(),
+            },
+            encode(0),
+            encode(last),
+            trace.proof(0),
+            trace.proof(last as u64),
+        );
         Ok(Self {
             program: Arc::new(program),
             tensors: tensors.into(),
             state_roots,
             sizes,
             fault,
-            vm: OneStep::new(&claim),
-            claim,
+            vm: OneStep::new(&post.claim),
+            claim: post.claim.clone(),
+            post,
         })
     }
 
     /// The claim this run supports (what its owner would post).
     pub fn claim(&self) -> &Claim {
-        &self.claim
+        &self.post.claim
+    }
+
+    /// The claim with its input and output bytes and their proofs: what
+    /// `Claims.postClaim` takes ([`ClaimPost::check`] is its check).
+    pub fn post(&self) -> &ClaimPost {
+        &self.post
     }
 
     /// Play the game on `claim` (a challenger disputes someone else's claim).

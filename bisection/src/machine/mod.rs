@@ -4,13 +4,17 @@
 //! a machine state) — and a step of the last level is decided by
 //! [`OneStep`], which trusts only the claim hash, the game's list roots and
 //! the Merkle proofs in the step's witness. The contract's verifier mirrors
-//! it; [`MachineTrace`] is a player's side: lists and witnesses from a run.
+//! it; [`MachineTrace`] is a player's side: lists and witnesses from a run,
+//! and the [`ClaimPost`] whose input and output bytes encode its first and
+//! last states.
 
+mod io;
 mod lists;
 mod state;
 mod verify;
 mod witness;
 
+pub use io::{ClaimPost, MAX_NUMEL, MAX_RANK, Malformed, decode_state, encode_state, state_root};
 pub use lists::{Fault, MachineTrace, level_sizes, play_dispute};
 pub use state::State;
 pub use verify::{OneStep, Reject};

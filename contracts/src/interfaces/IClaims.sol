@@ -77,21 +77,32 @@ interface IClaims {
     /// @notice `account` withdrew `amount` wei of its credited balance.
     event Withdrawn(address indexed account, uint256 amount);
 
-    /// @notice Posts a claim with `msg.value` as its bond.
+    /// @notice Posts a claim with `msg.value` as its bond. Its input and output are checked against
+    ///         its trace: their state roots must be the trace's first and last entries.
+    /// @dev Checks, in order: bond, payload lengths, trace root, level sizes, model, then the input
+    ///      (`MalformedIo("input", reason)`, `IoNotInTrace("input")`) and the output (the same with
+    ///      "output"). bisection::machine::ClaimPost::check is the same check off-chain.
     /// @param modelId A model registered in `registry()`.
-    /// @param input The input bytes (at most `MAX_PAYLOAD_BYTES`).
-    /// @param output The claimed output bytes (at most `MAX_PAYLOAD_BYTES`).
+    /// @param input The encoding of the trace's state 0, the program's inputs (docs/SPEC.md 4.9; at
+    ///        most `MAX_PAYLOAD_BYTES`).
+    /// @param output The encoding of the trace's last state, the program's outputs (at most
+    ///        `MAX_PAYLOAD_BYTES`).
     /// @param traceRoot `trace_root` of the execution (docs/SPEC.md 4.8), nonzero: the root of the
     ///        game's level-0 list.
     /// @param levelSizes Entries of each level's lists in a game on this claim, level 0 first
     ///        (docs/SPEC.md 7; 1 to 16 levels, each 2 to 2^48 entries).
+    /// @param inputProof Siblings of entry 0 of the level-0 list, bottom up: ceil(log2(levelSizes[0]))
+    ///        hashes (at most 48).
+    /// @param outputProof Siblings of entry levelSizes[0] - 1, likewise.
     /// @return claimId Sequential, from 0.
     function postClaim(
         bytes32 modelId,
         bytes calldata input,
         bytes calldata output,
         bytes32 traceRoot,
-        uint64[] calldata levelSizes
+        uint64[] calldata levelSizes,
+        bytes32[] calldata inputProof,
+        bytes32[] calldata outputProof
     ) external payable returns (uint256 claimId);
 
     /// @notice Opens a dispute game against a pending claim during its window, with `msg.value` as

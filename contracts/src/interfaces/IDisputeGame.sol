@@ -59,7 +59,8 @@ interface IDisputeGame {
     event Revealed(uint256 indexed gameId, uint8 level, uint8 depth, uint64 index, bytes32[] children);
     /// @notice The challenger disputes node (`depth`, `index`) of the current list.
     event Picked(uint256 indexed gameId, uint8 level, uint8 depth, uint64 index, bytes32 node);
-    /// @notice The defender expanded step `index` of level `level` into the list `subRoot`.
+    /// @notice The defender expanded step `index` of level `level` into the list `subRoot` (a
+    ///         `Revealed` event of its first children follows).
     event Expanded(uint256 indexed gameId, uint8 level, uint64 index, bytes32 subRoot);
     /// @notice The game ended; `byTimeout` when a clock ran out, else through the one-step.
     event GameResolved(uint256 indexed gameId, Phase winner, bool byTimeout);
@@ -88,17 +89,22 @@ interface IDisputeGame {
     ///         revealed subtree, bottom up) against the disputed node.
     function pick(uint256 gameId, uint256 child, bytes32 childHash, bytes32[] calldata proof) external;
 
-    /// @notice Defender, at a disputed step `i` of a level above the last: commit its expansion.
+    /// @notice Defender, at a disputed step `i` of a level above the last: commit its expansion and
+    ///         make the new list's first reveal, so that the challenger moves next (a pick).
     /// @param pre Leaf of entry i - 1 of the current list; `preProof` proves it against the current root.
     /// @param subRoot Root of the expansion; `firstProof` opens `pre` at its entry 0 and `lastProof`
-    ///        opens the disputed entry i at its last entry.
+    ///        opens the disputed entry i at its last entry (each of the expansion's tree depth).
+    /// @param children The 2^k descendants of `subRoot`, k = min(arityLog2, expansion tree depth),
+    ///        checked as `reveal` checks them (`ChildCount`, `ChildrenMismatch`, after the proofs);
+    ///        emitted in a `Revealed` event after `Expanded`.
     function expand(
         uint256 gameId,
         bytes32 pre,
         bytes32[] calldata preProof,
         bytes32 subRoot,
         bytes32[] calldata firstProof,
-        bytes32[] calldata lastProof
+        bytes32[] calldata lastProof,
+        bytes32[] calldata children
     ) external;
 
     /// @notice Defender, at a disputed step of the last level: reveal its input and output states;

@@ -62,6 +62,15 @@ error ClaimMismatch(uint256 claimId);
 /// @notice The level sizes are out of range (1 to `maxLevels` levels, each list 2 to 2^48 entries).
 error InvalidLevelSizes();
 
+/// @notice The claim's input or output (`which`) is not a canonical state encoding (docs/SPEC.md
+///         4.9): `reason` says what is wrong, in the words of bisection::machine::Malformed.
+error MalformedIo(string which, string reason);
+
+/// @notice The state root of the claim's input (`which` = "input") or output ("output") is not entry
+///         0 or entry N - 1 of its trace, N = levelSizes[0], with the proof given (of the level-0 tree's
+///         depth).
+error IoNotInTrace(string which);
+
 /// @notice This game was not opened by this contract, or it was settled already.
 error UnknownChallenge(uint256 gameId);
 

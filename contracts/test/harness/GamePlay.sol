@@ -22,10 +22,10 @@ abstract contract GamePlay {
             game.reveal(id, children);
             _revealed[id] = children;
         } else if (g.phase == IDisputeGame.Phase.Step && g.level + 1 < g.sizes.length) {
-            (bytes32 pre, bytes32[] memory preProof, bytes32 subRoot, bytes32[] memory first, bytes32[] memory last) =
-                trace.expandArgs(g);
+            ToyTrace.Expansion memory x = trace.expandArgs(g, game.arityLog2());
             VM.prank(g.defender);
-            game.expand(id, pre, preProof, subRoot, first, last);
+            game.expand(id, x.pre, x.preProof, x.subRoot, x.first, x.last, x.children);
+            _revealed[id] = x.children;
         } else if (g.phase == IDisputeGame.Phase.Step) {
             (bytes memory pre, bytes memory post, bytes32[] memory preProof) = trace.stepArgs(g);
             VM.prank(g.defender);

@@ -4,17 +4,41 @@ pragma solidity 0.8.37;
 import {IStepVerifier} from "../../src/interfaces/IStepVerifier.sol";
 import {Merkle} from "../../src/lib/Merkle.sol";
 
+/// @notice The canonical encoding (docs/SPEC.md 4.9) of a toy state: one tensor, id 0, an I64
+///         scalar holding `value` (little-endian, as tensor data is). What a claim over a toy trace
+///         posts as its input and output.
+function toyIo(uint64 value) pure returns (bytes memory) {
+    return abi.encodePacked(uint32(1), uint32(0), uint8(0x05), uint8(0), uint64(8), _le(value));
+}
+
+/// @notice The leaf of a toy state: the state root (docs/SPEC.md 4.8) of `toyIo(value)`, computed
+///         from the formulas of 4.2, 4.5 and 4.7 (not by the contracts' IoState, which tests check
+///         against it).
+function toyLeaf(uint64 value) pure returns (bytes32) {
+    bytes32 dataRoot = keccak256(abi.encodePacked(_le(value), new bytes(248)));
+    bytes32 tensorRoot = keccak256(abi.encodePacked(uint256(0x05), uint256(0), dataRoot));
+    return keccak256(abi.encodePacked(uint256(1), keccak256(abi.encodePacked(uint32(0), tensorRoot))));
+}
+
+function _le(uint64 value) pure returns (bytes8 b) {
+    for (uint256 i; i < 8; ++i) {
+        b |= bytes8(bytes1(uint8(value >> (8 * i)))) >> (8 * i);
+    }
+}
+
 /// @notice Test-only verifier mirroring bisection/src/game/toy.rs: a state is a u64 value (8 bytes,
-///         big-endian), its leaf keccak256 of those bytes, and the primitive at `path` mixes the value
+///         big-endian), its leaf `toyLeaf` of the value (toy.rs hashes the bytes instead; a leaf that
+///         is a state root lets a toy trace back a claim, whose first and last entries `postClaim`
+///         checks), and the primitive at `path` mixes the value
 ///         with the path and with the first entry of each list on the path (`ToyVm::primitive`).
 ///         A step's `pre` carries those first entries, each proven against the game's root of its
 ///         level (`ToyState::operands`):
 ///         `value ‖ per level k: first_k (8 bytes) ‖ n (1 byte) ‖ n siblings of entry 0 (32 bytes each)`.
 ///         `post` is its 8-byte value.
 contract ToyStepVerifier is IStepVerifier {
-    /// @notice keccak256 of the state's value (its first 8 bytes); the operands are not committed.
+    /// @notice `toyLeaf` of the state's value (its first 8 bytes); the operands are not committed.
     function leafHash(bytes calldata state) external pure returns (bytes32) {
-        return state.length < 8 ? keccak256(state) : keccak256(state[0:8]);
+        return state.length < 8 ? keccak256(state) : toyLeaf(uint64(bytes8(state[0:8])));
     }
 
     /// @notice `ToyVm::verify_step`: every operand opens at entry 0 of its level's root (proof
@@ -34,7 +58,7 @@ contract ToyStepVerifier is IStepVerifier {
             uint256 n = uint8(pre[at + 8]);
             at += 9;
             if (pre.length < at + 32 * n) return false;
-            bytes32 h = keccak256(abi.encodePacked(first));
+            bytes32 h = toyLeaf(first);
             for (uint256 j; j < n; ++j) {
                 h = Merkle.hashPair(h, bytes32(pre[at:at + 32]));
                 at += 32;

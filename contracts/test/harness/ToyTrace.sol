@@ -3,7 +3,7 @@ pragma solidity 0.8.37;
 
 import {Merkle} from "../../src/lib/Merkle.sol";
 import {IDisputeGame} from "../../src/interfaces/IDisputeGame.sol";
-import {ToyStepVerifier} from "./ToyStepVerifier.sol";
+import {ToyStepVerifier, toyIo, toyLeaf} from "./ToyStepVerifier.sol";
 
 /// @notice Padded Merkle trees over leaf lists (SPEC 4.1), computed naively for tests.
 library ToyTree {
@@ -136,7 +136,7 @@ contract ToyTrace {
         uint64[] memory e = list(path);
         l = new bytes32[](e.length);
         for (uint256 i; i < e.length; ++i) {
-            l[i] = keccak256(abi.encodePacked(e[i]));
+            l[i] = toyLeaf(e[i]);
         }
     }
 
@@ -173,23 +173,54 @@ contract ToyTrace {
         }
     }
 
-    function expandArgs(IDisputeGame.GameView memory g)
-        external
-        view
-        returns (bytes32 pre, bytes32[] memory preProof, bytes32 subRoot, bytes32[] memory first, bytes32[] memory last)
-    {
+    /// @notice What a claim over this trace posts (IClaims.postClaim): its first and last states
+    ///         encoded (`toyIo`), the level-0 root, the level sizes and the proofs of entries 0 and N - 1.
+    struct ClaimArgs {
+        bytes input;
+        bytes output;
+        bytes32 traceRoot;
+        uint64[] sizes;
+        bytes32[] inputProof;
+        bytes32[] outputProof;
+    }
+
+    function claimArgs() external view returns (ClaimArgs memory a) {
+        uint64[] memory e = list(new uint64[](0));
+        bytes32[] memory l = leaves(new uint64[](0));
+        a.input = toyIo(e[0]);
+        a.output = toyIo(e[e.length - 1]);
+        a.traceRoot = ToyTree.root(l);
+        a.sizes = _sizes;
+        a.inputProof = ToyTree.proof(l, 0);
+        a.outputProof = ToyTree.proof(l, l.length - 1);
+    }
+
+    /// @notice The arguments of an honest `expand` (IDisputeGame.expand).
+    struct Expansion {
+        bytes32 pre;
+        bytes32[] preProof;
+        bytes32 subRoot;
+        bytes32[] first;
+        bytes32[] last;
+        bytes32[] children;
+    }
+
+    /// @notice The honest expansion of the disputed step, with the new list's first reveal.
+    function expandArgs(IDisputeGame.GameView memory g, uint8 arityLog2) external view returns (Expansion memory x) {
         bytes32[] memory l = leaves(g.path);
-        pre = l[g.index - 1];
-        preProof = ToyTree.proof(l, g.index - 1);
+        x.pre = l[g.index - 1];
+        x.preProof = ToyTree.proof(l, g.index - 1);
         uint64[] memory sub = new uint64[](g.path.length + 1);
         for (uint256 i; i < g.path.length; ++i) {
             sub[i] = g.path[i];
         }
         sub[g.path.length] = g.index;
         bytes32[] memory s = leaves(sub);
-        subRoot = ToyTree.root(s);
-        first = ToyTree.proof(s, 0);
-        last = ToyTree.proof(s, s.length - 1);
+        x.subRoot = ToyTree.root(s);
+        x.first = ToyTree.proof(s, 0);
+        x.last = ToyTree.proof(s, s.length - 1);
+        uint256 d = Merkle.depthFor(s.length);
+        x.children = ToyTree.descendants(s, 0, 0, arityLog2 < d ? arityLog2 : d);
     }
 
     /// @notice The one-step's states: `pre` with the first entry of each list on the path proven

@@ -7,7 +7,7 @@ import {Claims} from "../../src/Claims.sol";
 import {ModelRegistry} from "../../src/ModelRegistry.sol";
 import {IClaims} from "../../src/interfaces/IClaims.sol";
 import {DisputeGame} from "../../src/DisputeGame.sol";
-import {ToyStepVerifier} from "../harness/ToyStepVerifier.sol";
+import {ToyStepVerifier, toyIo, toyLeaf} from "../harness/ToyStepVerifier.sol";
 
 /// @notice Drives Claims with random posts, time jumps, finalizations and withdrawals by a few
 ///         actors, and keeps the ghost ledger the invariants compare against.
@@ -29,14 +29,21 @@ contract ClaimsHandler {
         modelId = modelId_;
     }
 
-    function post(uint256 actorSeed, uint256 bond, bytes calldata input) external {
+    /// @dev A claim over a two-state trace: input and output are toy states (`toyIo`).
+    function post(uint256 actorSeed, uint256 bond, uint64 input, uint64 output) external {
         address actor = actors[actorSeed % actors.length];
         bond = claims.minBond() + bond % (10 ether);
         vm.deal(actor, actor.balance + bond);
         vm.prank(actor);
         uint64[] memory sizes = new uint64[](1);
         sizes[0] = 2;
-        claims.postClaim{value: bond}(modelId, input, "out", keccak256(input), sizes);
+        (bytes32 a, bytes32 b) = (toyLeaf(input), toyLeaf(output));
+        bytes32[] memory inputProof = new bytes32[](1);
+        bytes32[] memory outputProof = new bytes32[](1);
+        (inputProof[0], outputProof[0]) = (b, a);
+        claims.postClaim{value: bond}(
+            modelId, toyIo(input), toyIo(output), keccak256(abi.encode(a, b)), sizes, inputProof, outputProof
+        );
         ghostPosted += bond;
     }
 

@@ -52,10 +52,12 @@ contract GameHandler is GamePlay {
     function post(bool lying, uint256 bond) external {
         ToyTrace t = lying ? liar : honest;
         bond = 1 ether + bond % 5 ether;
-        (bytes32 root, uint64[] memory sizes) = (t.root(new uint64[](0)), t.sizes());
+        ToyTrace.ClaimArgs memory a = t.claimArgs();
         _vm().deal(CLAIMANT, CLAIMANT.balance + bond);
         _vm().prank(CLAIMANT);
-        uint256 id = claims.postClaim{value: bond}(modelId, "in", "out", root, sizes);
+        uint256 id = claims.postClaim{value: bond}(
+            modelId, a.input, a.output, a.traceRoot, a.sizes, a.inputProof, a.outputProof
+        );
         isFalse[id] = lying;
         ghostIn += bond;
     }
@@ -67,12 +69,13 @@ contract GameHandler is GamePlay {
         IClaims.Claim memory c = claims.getClaim(id);
         if (c.status != IClaims.Status.Pending || block.timestamp >= c.deadline) return;
         ToyTrace t = isFalse[id] ? liar : honest;
-        (bytes32 root, uint64[] memory sizes) = (t.root(new uint64[](0)), t.sizes());
+        ToyTrace.ClaimArgs memory a = t.claimArgs();
         address w = watchers[who % 3];
         bond = 1 ether + bond % 5 ether;
         _vm().deal(w, w.balance + bond);
         _vm().prank(w);
-        uint256 g = claims.challenge{value: bond}(id, modelId, keccak256("in"), keccak256("out"), root, sizes);
+        uint256 g =
+            claims.challenge{value: bond}(id, modelId, keccak256(a.input), keccak256(a.output), a.traceRoot, a.sizes);
         ghostIn += bond;
         gameIds.push(g);
         _honestReply(g);
