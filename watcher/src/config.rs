@@ -152,10 +152,8 @@ impl ConfigLayer {
                 "MAX_BLOCK_RANGE" => layer.max_block_range = Some(number(&value)?),
                 "REORG_HORIZON" => layer.reorg_horizon = Some(number(&value)?),
                 "RPC_MAX_RETRIES" => {
-                    layer.rpc_max_retries = Some(
-                        u32::try_from(number(&value)?)
-                            .map_err(|_| bad("too large".into()))?,
-                    )
+                    layer.rpc_max_retries =
+                        Some(u32::try_from(number(&value)?).map_err(|_| bad("too large".into()))?)
                 }
                 _ => {
                     return Err(bad(
@@ -273,7 +271,11 @@ impl WatchConfig {
         ) -> Result<T> {
             let (src, v) = value.unwrap_or((Source::Default, default));
             if v < min || v > max {
-                return Err(bad(src, key, format!("{v} is out of range; use {min} to {max}")));
+                return Err(bad(
+                    src,
+                    key,
+                    format!("{v} is out of range; use {min} to {max}"),
+                ));
             }
             Ok(v)
         }
@@ -281,17 +283,53 @@ impl WatchConfig {
         let rpc_url = match pick!(rpc_url) {
             Some((src, url)) => {
                 url.parse::<alloy::transports::http::reqwest::Url>()
-                    .map_err(|e| bad(src, "rpc_url", format!("`{url}` is not a URL ({e}); write e.g. http://127.0.0.1:8545")))?;
+                    .map_err(|e| {
+                        bad(
+                            src,
+                            "rpc_url",
+                            format!("`{url}` is not a URL ({e}); write e.g. http://127.0.0.1:8545"),
+                        )
+                    })?;
                 Some(url)
             }
             None => None,
         };
-        let confirmations = ranged(pick!(confirmations), CONFIRMATIONS, "confirmations", 0, 10_000)?;
-        let poll_ms = ranged(pick!(poll_interval_ms), POLL_INTERVAL_MS, "poll_interval_ms", 10, 3_600_000)?;
+        let confirmations = ranged(
+            pick!(confirmations),
+            CONFIRMATIONS,
+            "confirmations",
+            0,
+            10_000,
+        )?;
+        let poll_ms = ranged(
+            pick!(poll_interval_ms),
+            POLL_INTERVAL_MS,
+            "poll_interval_ms",
+            10,
+            3_600_000,
+        )?;
         let workers = ranged(pick!(workers), WORKERS, "workers", 1, 1_024)?;
-        let max_block_range = ranged(pick!(max_block_range), MAX_BLOCK_RANGE, "max_block_range", 1, 100_000)?;
-        let reorg_horizon = ranged(pick!(reorg_horizon), REORG_HORIZON, "reorg_horizon", 1, 1_000_000)?;
-        let rpc_max_retries = ranged(pick!(rpc_max_retries), RPC_MAX_RETRIES, "rpc_max_retries", 1, 100)?;
+        let max_block_range = ranged(
+            pick!(max_block_range),
+            MAX_BLOCK_RANGE,
+            "max_block_range",
+            1,
+            100_000,
+        )?;
+        let reorg_horizon = ranged(
+            pick!(reorg_horizon),
+            REORG_HORIZON,
+            "reorg_horizon",
+            1,
+            1_000_000,
+        )?;
+        let rpc_max_retries = ranged(
+            pick!(rpc_max_retries),
+            RPC_MAX_RETRIES,
+            "rpc_max_retries",
+            1,
+            100,
+        )?;
         let models = match pick!(models) {
             Some((src, ids)) => {
                 let parsed = ids
@@ -303,7 +341,11 @@ impl WatchConfig {
                     })
                     .collect::<Result<BTreeSet<_>>>()?;
                 if parsed.is_empty() {
-                    return Err(bad(src, "models", "the list is empty; leave it out to re-execute every installed model"));
+                    return Err(bad(
+                        src,
+                        "models",
+                        "the list is empty; leave it out to re-execute every installed model",
+                    ));
                 }
                 Some(parsed)
             }
@@ -311,18 +353,25 @@ impl WatchConfig {
         };
         let metrics_addr = match pick!(metrics_addr) {
             Some((src, addr)) => Some(addr.parse::<SocketAddr>().map_err(|_| {
-                bad(src, "metrics_addr", format!("`{addr}` is not an address; write IP:PORT, e.g. 127.0.0.1:9464"))
+                bad(
+                    src,
+                    "metrics_addr",
+                    format!("`{addr}` is not an address; write IP:PORT, e.g. 127.0.0.1:9464"),
+                )
             })?),
             None => None,
         };
         let account = account_key
             .map(|key| {
-                key.trim().parse::<PrivateKeySigner>().map(Account).map_err(|_| Error::ConfigValue {
-                    key: ACCOUNT_KEY_ENV.into(),
-                    source_name: Source::Env.name(),
-                    // The value itself is never echoed.
-                    reason: "not a 32-byte hex private key".into(),
-                })
+                key.trim()
+                    .parse::<PrivateKeySigner>()
+                    .map(Account)
+                    .map_err(|_| Error::ConfigValue {
+                        key: ACCOUNT_KEY_ENV.into(),
+                        source_name: Source::Env.name(),
+                        // The value itself is never echoed.
+                        reason: "not a 32-byte hex private key".into(),
+                    })
             })
             .transpose()?;
         Ok(Self {
@@ -357,7 +406,8 @@ mod tests {
 
     #[test]
     fn flags_win_over_env_over_file_over_defaults() {
-        let file = ConfigLayer::from_toml("confirmations = 5\nworkers = 3\ndb = \"file.db\"\n").unwrap();
+        let file =
+            ConfigLayer::from_toml("confirmations = 5\nworkers = 3\ndb = \"file.db\"\n").unwrap();
         let env = vec![
             ("REFUTE_WATCH_CONFIRMATIONS".to_string(), "7".to_string()),
             ("REFUTE_WATCH_DB".to_string(), "env.db".to_string()),
@@ -369,7 +419,11 @@ mod tests {
             db: Some("flag.db".into()),
             ..Default::default()
         };
-        let layers = [(Source::File, &file), (Source::Env, &env), (Source::Flags, &flags)];
+        let layers = [
+            (Source::File, &file),
+            (Source::Env, &env),
+            (Source::Flags, &flags),
+        ];
         let cfg = WatchConfig::resolve(defaults(), &layers, None).unwrap();
         assert_eq!(cfg.confirmations, 7);
         assert_eq!(cfg.workers, 3);
@@ -388,7 +442,10 @@ mod tests {
         let err = WatchConfig::resolve(defaults(), &[(Source::Flags, &flags)], None)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("--workers") && err.contains("1 to 1024"), "{err}");
+        assert!(
+            err.contains("--workers") && err.contains("1 to 1024"),
+            "{err}"
+        );
 
         let (env, _) = ConfigLayer::from_env([(
             "REFUTE_WATCH_METRICS_ADDR".to_string(),
@@ -398,12 +455,19 @@ mod tests {
         let err = WatchConfig::resolve(defaults(), &[(Source::Env, &env)], None)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("REFUTE_WATCH_METRICS_ADDR") && err.contains("IP:PORT"), "{err}");
+        assert!(
+            err.contains("REFUTE_WATCH_METRICS_ADDR") && err.contains("IP:PORT"),
+            "{err}"
+        );
 
-        let err = ConfigLayer::from_env([("REFUTE_WATCH_CONFIRMATION".to_string(), "1".to_string())])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("REFUTE_WATCH_CONFIRMATION") && err.contains("unknown"), "{err}");
+        let err =
+            ConfigLayer::from_env([("REFUTE_WATCH_CONFIRMATION".to_string(), "1".to_string())])
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains("REFUTE_WATCH_CONFIRMATION") && err.contains("unknown"),
+            "{err}"
+        );
 
         let err = ConfigLayer::from_toml("confirmation = 3").unwrap_err();
         assert!(err.contains("confirmation"), "{err}");
@@ -429,6 +493,9 @@ mod tests {
         let err = WatchConfig::resolve(defaults(), &[], Some("0xnot-a-key-but-secret"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains(ACCOUNT_KEY_ENV) && !err.contains("not-a-key-but-secret"), "{err}");
+        assert!(
+            err.contains(ACCOUNT_KEY_ENV) && !err.contains("not-a-key-but-secret"),
+            "{err}"
+        );
     }
 }

@@ -45,7 +45,10 @@ impl Daemon {
     /// re-execution and game stage; without it the watcher only monitors.
     pub async fn start(config: WatchConfig, stage: Option<Arc<dyn Stage>>) -> Result<Self> {
         let deployment = Deployment::load(&config.deployment)?;
-        let rpc_url = config.rpc_url.clone().unwrap_or_else(|| deployment.rpc_url.clone());
+        let rpc_url = config
+            .rpc_url
+            .clone()
+            .unwrap_or_else(|| deployment.rpc_url.clone());
         let url = rpc_url.parse().map_err(|e| Error::ConfigValue {
             key: "rpc_url".into(),
             source_name: "the deployment record",
@@ -166,7 +169,11 @@ impl Daemon {
     }
 
     /// Sleeps for `poll`, recording finished jobs meanwhile; returns early on shutdown.
-    async fn pause(&mut self, poll: std::time::Duration, shutdown: &mut watch::Receiver<bool>) -> Result<()> {
+    async fn pause(
+        &mut self,
+        poll: std::time::Duration,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<()> {
         let sleep = tokio::time::sleep(poll);
         tokio::pin!(sleep);
         loop {

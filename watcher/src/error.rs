@@ -67,7 +67,9 @@ pub enum Error {
         configured: String,
     },
     /// A JSON-RPC call kept failing after every retry.
-    #[error("RPC call `{call}` to {rpc_url} failed after {attempts} attempts: {reason}; is the node up and the URL right?")]
+    #[error(
+        "RPC call `{call}` to {rpc_url} failed after {attempts} attempts: {reason}; is the node up and the URL right?"
+    )]
     Rpc {
         /// The call.
         call: &'static str,

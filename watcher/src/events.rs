@@ -136,7 +136,8 @@ pub fn topics() -> Vec<B256> {
 
 /// An id the contracts keep below 2^64 (array indexes), read from a uint256.
 fn id(value: U256, what: &str) -> Result<u64, Skip> {
-    u64::try_from(value).map_err(|_| Skip::Malformed(format!("{what} {value} does not fit 64 bits")))
+    u64::try_from(value)
+        .map_err(|_| Skip::Malformed(format!("{what} {value} does not fit 64 bits")))
 }
 
 fn decoded<E: SolEvent>(log: &Log) -> Result<E, Skip> {
@@ -287,14 +288,26 @@ mod tests {
     fn malformed_logs_are_skipped_with_a_reason() {
         let c = contracts();
         let no_topics = log(c.claims, vec![], vec![]);
-        assert!(matches!(decode(&c, &no_topics), Err(Skip::Malformed(r)) if r.contains("no topics")));
+        assert!(
+            matches!(decode(&c, &no_topics), Err(Skip::Malformed(r)) if r.contains("no topics"))
+        );
 
         // ClaimPosted's topic with its indexed topics missing and the data cut short.
-        let truncated = log(c.claims, vec![Claims::ClaimPosted::SIGNATURE_HASH], vec![0; 7]);
-        assert!(matches!(decode(&c, &truncated), Err(Skip::Malformed(r)) if r.contains("ClaimPosted")));
+        let truncated = log(
+            c.claims,
+            vec![Claims::ClaimPosted::SIGNATURE_HASH],
+            vec![0; 7],
+        );
+        assert!(
+            matches!(decode(&c, &truncated), Err(Skip::Malformed(r)) if r.contains("ClaimPosted"))
+        );
 
         // The right event from the wrong contract is not ours.
-        let elsewhere = log(Address::repeat_byte(9), vec![Claims::ClaimPosted::SIGNATURE_HASH], vec![]);
+        let elsewhere = log(
+            Address::repeat_byte(9),
+            vec![Claims::ClaimPosted::SIGNATURE_HASH],
+            vec![],
+        );
         assert_eq!(decode(&c, &elsewhere), Err(Skip::Uninteresting));
     }
 

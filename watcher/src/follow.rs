@@ -127,7 +127,9 @@ impl Failure for alloy::transports::TransportError {
     fn kind(&self) -> &'static str {
         match self {
             alloy::transports::RpcError::Transport(_) => "transport",
-            alloy::transports::RpcError::ErrorResp(_) | alloy::transports::RpcError::NullResp => "node",
+            alloy::transports::RpcError::ErrorResp(_) | alloy::transports::RpcError::NullResp => {
+                "node"
+            }
             _ => "other",
         }
     }
@@ -173,7 +175,10 @@ impl Follower {
                 Ok(Err(e)) => (e.kind(), e.to_string()),
                 Err(_) => ("timeout", format!("no answer within {RPC_TIMEOUT:?}")),
             };
-            self.metrics.rpc_errors.with_label_values(&[name, kind]).inc();
+            self.metrics
+                .rpc_errors
+                .with_label_values(&[name, kind])
+                .inc();
             if attempt >= self.config.rpc_max_retries {
                 return Err(Error::Rpc {
                     call: name,
@@ -192,7 +197,8 @@ impl Follower {
 
     /// The node's chain id.
     pub async fn chain_id(&self) -> Result<u64> {
-        self.call("eth_chainId", || self.provider.get_chain_id()).await
+        self.call("eth_chainId", || self.provider.get_chain_id())
+            .await
     }
 
     async fn header(&self, number: u64) -> Result<Option<Header>> {
@@ -223,7 +229,9 @@ impl Follower {
         let safe = head.saturating_sub(self.config.confirmations);
         let cursor = store.cursor()?;
         if let Some((number, hash)) = cursor {
-            self.metrics.lag_blocks.set(head.saturating_sub(number) as i64);
+            self.metrics
+                .lag_blocks
+                .set(head.saturating_sub(number) as i64);
             if self.hash_at(number).await? != Some(hash) {
                 return self.revert(store, number).await;
             }
@@ -250,7 +258,9 @@ impl Follower {
                 return Ok(raced(format!("block {number} is gone")));
             };
             if parent.is_some_and(|p| p != header.parent) {
-                return Ok(raced(format!("block {number} does not extend the blocks read before it")));
+                return Ok(raced(format!(
+                    "block {number} does not extend the blocks read before it"
+                )));
             }
             parent = Some(header.hash);
             blocks.push((number, header.hash));
@@ -280,7 +290,10 @@ impl Follower {
                     continue;
                 }
             };
-            if kept.get(&origin.block).is_some_and(|h| *h != origin.block_hash) {
+            if kept
+                .get(&origin.block)
+                .is_some_and(|h| *h != origin.block_hash)
+            {
                 return Ok(raced(format!(
                     "a log of block {} has hash {}, not that of the header read",
                     origin.block, origin.block_hash
@@ -309,11 +322,19 @@ impl Follower {
             registry.modelCount().block(at),
         );
         let on_chain = Totals {
-            claims: count(self.call("Claims.claimCount", || claim_count.call().into_future()).await?),
-            games: count(self.call("DisputeGame.gameCount", || game_count.call().into_future()).await?),
-            models: count(
-                self.call("ModelRegistry.modelCount", || model_count.call().into_future())
+            claims: count(
+                self.call("Claims.claimCount", || claim_count.call().into_future())
                     .await?,
+            ),
+            games: count(
+                self.call("DisputeGame.gameCount", || game_count.call().into_future())
+                    .await?,
+            ),
+            models: count(
+                self.call("ModelRegistry.modelCount", || {
+                    model_count.call().into_future()
+                })
+                .await?,
             ),
         };
 
@@ -328,23 +349,28 @@ impl Follower {
             blocks,
             events: decoded,
         };
-        let recorded = store.apply(&range, self.config.ours, self.config.reorg_horizon, |stored| {
-            for (what, stored, on_chain) in [
-                ("claims", stored.claims, on_chain.claims),
-                ("games", stored.games, on_chain.games),
-                ("models", stored.models, on_chain.models),
-            ] {
-                if stored != on_chain {
-                    return Err(Error::Inconsistent {
-                        block: to,
-                        what,
-                        stored,
-                        on_chain,
-                    });
+        let recorded = store.apply(
+            &range,
+            self.config.ours,
+            self.config.reorg_horizon,
+            |stored| {
+                for (what, stored, on_chain) in [
+                    ("claims", stored.claims, on_chain.claims),
+                    ("games", stored.games, on_chain.games),
+                    ("models", stored.models, on_chain.models),
+                ] {
+                    if stored != on_chain {
+                        return Err(Error::Inconsistent {
+                            block: to,
+                            what,
+                            stored,
+                            on_chain,
+                        });
+                    }
                 }
-            }
-            Ok(())
-        })?;
+                Ok(())
+            },
+        )?;
         self.metrics.claims_seen.inc_by(recorded.claims);
         for kind in moves {
             self.metrics.moves.with_label_values(&[kind]).inc();
@@ -407,6 +433,8 @@ fn move_kind(event: &Event) -> Option<&'static str> {
         Event::GameResolved { .. } => Some("resolved"),
         Event::ChallengeSettled { .. } => Some("settled"),
         Event::ClaimFinalized { .. } => Some("finalized"),
-        Event::ModelRegistered { .. } | Event::ClaimPosted { .. } | Event::GameCreated { .. } => None,
+        Event::ModelRegistered { .. } | Event::ClaimPosted { .. } | Event::GameCreated { .. } => {
+            None
+        }
     }
 }

@@ -229,7 +229,10 @@ async fn run_job(shared: &Shared, claim: &ClaimRecord) -> Result<Outcome> {
     if let Some(filter) = &shared.filter
         && !filter.contains(&claim.model)
     {
-        return Ok(outcome(JobState::Ignored, "model not in the configured subset".into()));
+        return Ok(outcome(
+            JobState::Ignored,
+            "model not in the configured subset".into(),
+        ));
     }
     let index = shared
         .index
@@ -245,11 +248,18 @@ async fn run_job(shared: &Shared, claim: &ClaimRecord) -> Result<Outcome> {
     let Some(model) = index.get(&claim.model) else {
         return Ok(outcome(
             JobState::ModelNotInstalled,
-            format!("model {} is not installed in {}", claim.model, shared.models_dir.display()),
+            format!(
+                "model {} is not installed in {}",
+                claim.model,
+                shared.models_dir.display()
+            ),
         ));
     };
     let Some(stage) = &shared.stage else {
-        return Ok(outcome(JobState::ToReexecute, format!("model {}", model.name)));
+        return Ok(outcome(
+            JobState::ToReexecute,
+            format!("model {}", model.name),
+        ));
     };
     let verdict = stage.handle(claim, model).await?;
     Ok(Outcome {
@@ -349,7 +359,13 @@ mod tests {
         let models = LocalModels::from_models([(B256::repeat_byte(0xa1), installed)]);
         let filter = [0xa1, 0xa2].map(B256::repeat_byte).into_iter().collect();
         let judge = Arc::new(Judge::default());
-        let mut pool = Pool::new(2, Some(filter), "models".into(), Some(models), Some(judge.clone()));
+        let mut pool = Pool::new(
+            2,
+            Some(filter),
+            "models".into(),
+            Some(models),
+            Some(judge.clone()),
+        );
         let metrics = Metrics::new();
         assert_eq!(pool.dispatch(&store).unwrap(), 6);
         // Running jobs are not started twice.
@@ -357,9 +373,24 @@ mod tests {
         pool.drain(&store, &metrics).await.unwrap();
 
         let jobs = store.census().unwrap().jobs;
-        let expected = [("agreed", 3), ("mismatch", 1), ("model_not_installed", 1), ("ignored", 1)];
-        assert_eq!(jobs, expected.map(|(k, v)| (k.to_string(), v)).into_iter().collect());
-        assert_eq!(judge.peak.load(Ordering::SeqCst), 2, "at most `workers` at once");
+        let expected = [
+            ("agreed", 3),
+            ("mismatch", 1),
+            ("model_not_installed", 1),
+            ("ignored", 1),
+        ];
+        assert_eq!(
+            jobs,
+            expected
+                .map(|(k, v)| (k.to_string(), v))
+                .into_iter()
+                .collect()
+        );
+        assert_eq!(
+            judge.peak.load(Ordering::SeqCst),
+            2,
+            "at most `workers` at once"
+        );
         assert_eq!(metrics.reexecuted.get(), 4);
         assert_eq!(metrics.mismatches.get(), 1);
         assert_eq!(metrics.gas_spent.get(), 4_000);

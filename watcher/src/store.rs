@@ -216,15 +216,17 @@ impl Store {
             source,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                err(rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
         }
         let mut conn = Connection::open(path).map_err(err)?;
         // WAL: readers never block the writer, and a commit is one fsync'd append.
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
         let version: u32 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(err)?;
@@ -239,7 +241,8 @@ impl Store {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = conn.transaction().map_err(err)?;
             tx.execute_batch(sql).map_err(err)?;
-            tx.pragma_update(None, "user_version", i as u32 + 1).map_err(err)?;
+            tx.pragma_update(None, "user_version", i as u32 + 1)
+                .map_err(err)?;
             tx.commit().map_err(err)?;
             tracing::info!(target: "refute::watch", db = %path.display(), version = i + 1, "database schema migrated");
         }
@@ -262,7 +265,9 @@ impl Store {
         let wanted = identity.to_string();
         let recorded: Option<String> = self
             .conn
-            .query_row("SELECT value FROM meta WHERE key = 'identity'", [], |r| r.get(0))
+            .query_row("SELECT value FROM meta WHERE key = 'identity'", [], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(self.err())?;
         match recorded {
@@ -274,7 +279,10 @@ impl Store {
             Some(_) => Ok(()),
             None => {
                 self.conn
-                    .execute("INSERT INTO meta (key, value) VALUES ('identity', ?1)", [&wanted])
+                    .execute(
+                        "INSERT INTO meta (key, value) VALUES ('identity', ?1)",
+                        [&wanted],
+                    )
                     .map_err(self.err())?;
                 Ok(())
             }
@@ -370,9 +378,12 @@ impl Store {
             fork,
         )
         .map_err(err)?;
-        let touched_games: Vec<u64> =
-            collect(&tx, "SELECT game FROM moves WHERE block > ?1 AND game IS NOT NULL", fork)
-                .map_err(err)?;
+        let touched_games: Vec<u64> = collect(
+            &tx,
+            "SELECT game FROM moves WHERE block > ?1 AND game IS NOT NULL",
+            fork,
+        )
+        .map_err(err)?;
         for table in ["models", "claims", "games", "moves", "jobs"] {
             tx.execute(&format!("DELETE FROM {table} WHERE block > ?1"), [fork])
                 .map_err(err)?;
@@ -401,13 +412,19 @@ impl Store {
             Ok(total)
         };
         Ok(Census {
-            claims: group("SELECT status, COUNT(*) FROM claims GROUP BY status").map_err(self.err())?,
-            games: group("SELECT status, COUNT(*) FROM games GROUP BY status").map_err(self.err())?,
+            claims: group("SELECT status, COUNT(*) FROM claims GROUP BY status")
+                .map_err(self.err())?,
+            games: group("SELECT status, COUNT(*) FROM games GROUP BY status")
+                .map_err(self.err())?,
             jobs: group("SELECT state, COUNT(*) FROM jobs GROUP BY state").map_err(self.err())?,
-            claim_bonds_wei: sum("SELECT bond FROM claims WHERE status IN ('pending', 'challenged')")
-                .map_err(self.err())?,
-            challenge_bonds_wei: sum("SELECT bond FROM games WHERE settled = 0 AND bond IS NOT NULL")
-                .map_err(self.err())?,
+            claim_bonds_wei: sum(
+                "SELECT bond FROM claims WHERE status IN ('pending', 'challenged')",
+            )
+            .map_err(self.err())?,
+            challenge_bonds_wei: sum(
+                "SELECT bond FROM games WHERE settled = 0 AND bond IS NOT NULL",
+            )
+            .map_err(self.err())?,
         })
     }
 
@@ -490,7 +507,16 @@ fn apply_events(
         tx.execute(
             "INSERT INTO moves (block, log_index, kind, game, claim, level, outcome, tx)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![o.block, o.log_index, kind, game, claim, level, outcome, h(&o.tx)],
+            params![
+                o.block,
+                o.log_index,
+                kind,
+                game,
+                claim,
+                level,
+                outcome,
+                h(&o.tx)
+            ],
         )?;
         claims.extend(claim);
         games.extend(game);
@@ -516,7 +542,14 @@ fn apply_events(
                 tx.execute(
                     "INSERT INTO models (id, weights_root, arch_hash, name, registrant, block)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![h(id), h(weights_root), h(arch_hash), name, registrant.as_slice(), o.block],
+                    params![
+                        h(id),
+                        h(weights_root),
+                        h(arch_hash),
+                        name,
+                        registrant.as_slice(),
+                        o.block
+                    ],
                 )?;
                 changes.models += 1;
             }
@@ -574,7 +607,13 @@ fn apply_events(
                 tx.execute(
                     "INSERT INTO games (id, defender, challenger, status, settled, our_side, block)
                      VALUES (?1, ?2, ?3, 'open', 0, ?4, ?5)",
-                    params![id, defender.as_slice(), challenger.as_slice(), side, o.block],
+                    params![
+                        id,
+                        defender.as_slice(),
+                        challenger.as_slice(),
+                        side,
+                        o.block
+                    ],
                 )?;
                 changes.games += 1;
             }
@@ -591,7 +630,14 @@ fn apply_events(
             Event::GameResolved {
                 game,
                 challenger_won,
-            } => record_move(o, "resolved", Some(*game), None, None, Some(winner(*challenger_won)))?,
+            } => record_move(
+                o,
+                "resolved",
+                Some(*game),
+                None,
+                None,
+                Some(winner(*challenger_won)),
+            )?,
             Event::ChallengeSettled {
                 claim,
                 game,
@@ -678,7 +724,9 @@ mod tests {
         Range {
             from,
             to,
-            blocks: (from..=to).map(|n| (n, B256::repeat_byte(n as u8))).collect(),
+            blocks: (from..=to)
+                .map(|n| (n, B256::repeat_byte(n as u8)))
+                .collect(),
             events,
         }
     }
@@ -689,7 +737,16 @@ mod tests {
         let mut store = Store::open(&dir.path().join("w.db"), &identity()).unwrap();
         let me = Address::repeat_byte(6);
         store
-            .apply(&range(1, 2, vec![(origin(1, 0), claim(0)), (origin(2, 0), claim(1))]), Some(me), 100, |_| Ok(()))
+            .apply(
+                &range(
+                    1,
+                    2,
+                    vec![(origin(1, 0), claim(0)), (origin(2, 0), claim(1))],
+                ),
+                Some(me),
+                100,
+                |_| Ok(()),
+            )
             .unwrap();
         let game = Event::GameCreated {
             id: 0,
@@ -702,7 +759,12 @@ mod tests {
             bond: U256::from(7u64),
         };
         store
-            .apply(&range(3, 3, vec![(origin(3, 0), game), (origin(3, 1), challenged)]), Some(me), 100, |_| Ok(()))
+            .apply(
+                &range(3, 3, vec![(origin(3, 0), game), (origin(3, 1), challenged)]),
+                Some(me),
+                100,
+                |_| Ok(()),
+            )
             .unwrap();
         let resolved = Event::GameResolved {
             game: 0,
@@ -714,7 +776,16 @@ mod tests {
             challenger_won: true,
         };
         store
-            .apply(&range(4, 5, vec![(origin(4, 0), resolved), (origin(5, 0), settled)]), Some(me), 100, |_| Ok(()))
+            .apply(
+                &range(
+                    4,
+                    5,
+                    vec![(origin(4, 0), resolved), (origin(5, 0), settled)],
+                ),
+                Some(me),
+                100,
+                |_| Ok(()),
+            )
             .unwrap();
         let census = store.census().unwrap();
         assert_eq!(census.claims.get("rejected"), Some(&1));
@@ -728,7 +799,13 @@ mod tests {
 
         // Dropping blocks 4 and 5 reopens the game and un-rejects the claim.
         let removed = store.revert_above(3).unwrap();
-        assert_eq!(removed, Changes { moves: 2, ..Default::default() });
+        assert_eq!(
+            removed,
+            Changes {
+                moves: 2,
+                ..Default::default()
+            }
+        );
         let census = store.census().unwrap();
         assert_eq!(census.claims.get("challenged"), Some(&1));
         assert_eq!(census.games.get("open"), Some(&1));
@@ -750,14 +827,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("w.db"), &identity()).unwrap();
         let err = store
-            .apply(&range(1, 3, vec![(origin(2, 0), claim(0))]), None, 100, |t| {
-                Err(Error::Inconsistent {
-                    block: 3,
-                    what: "claims",
-                    stored: t.claims,
-                    on_chain: 0,
-                })
-            })
+            .apply(
+                &range(1, 3, vec![(origin(2, 0), claim(0))]),
+                None,
+                100,
+                |t| {
+                    Err(Error::Inconsistent {
+                        block: 3,
+                        what: "claims",
+                        stored: t.claims,
+                        on_chain: 0,
+                    })
+                },
+            )
             .unwrap_err();
         assert!(err.to_string().contains("1 claims"), "{err}");
         assert_eq!(store.cursor().unwrap(), None);
@@ -769,8 +851,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.db");
         let mut store = Store::open(&path, &identity()).unwrap();
-        store.apply(&range(1, 10, vec![]), None, 3, |_| Ok(())).unwrap();
-        let kept: Vec<u64> = store.kept_blocks().unwrap().into_iter().map(|(n, _)| n).collect();
+        store
+            .apply(&range(1, 10, vec![]), None, 3, |_| Ok(()))
+            .unwrap();
+        let kept: Vec<u64> = store
+            .kept_blocks()
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
         assert_eq!(kept, vec![10, 9, 8, 7]);
         drop(store);
 

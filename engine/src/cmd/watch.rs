@@ -94,7 +94,11 @@ impl WatchArgs {
         };
         let config = WatchConfig::resolve(
             defaults,
-            &[(Source::File, &file), (Source::Env, &env), (Source::Flags, &flags)],
+            &[
+                (Source::File, &file),
+                (Source::Env, &env),
+                (Source::Flags, &flags),
+            ],
             account_key.as_deref(),
         )?;
         tracing::debug!(target: "refute::watch", ?config, "settings");
