@@ -139,14 +139,17 @@ impl Daemon {
             match &step {
                 Step::Applied { .. } | Step::Reorg { .. } => {
                     report(&step);
-                    self.metrics.set_census(&self.store.census()?);
                     self.pool.dispatch(&self.store)?;
                     self.pool.collect(&self.store, &self.metrics)?;
+                    self.metrics.set_census(&self.store.census()?);
                 }
                 Step::Raced { .. } => report(&step),
                 Step::Idle { .. } if mode == Mode::Once => break,
                 Step::Idle { .. } => {
                     self.pool.dispatch(&self.store)?;
+                    if self.pool.collect(&self.store, &self.metrics)? > 0 {
+                        self.metrics.set_census(&self.store.census()?);
+                    }
                     self.pause(poll, &mut shutdown).await?;
                 }
             }

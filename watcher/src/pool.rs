@@ -147,12 +147,14 @@ impl Pool {
         self.running.is_empty()
     }
 
-    /// Records the jobs that finished, without waiting.
-    pub fn collect(&mut self, store: &Store, metrics: &Metrics) -> Result<()> {
+    /// Records the jobs that finished, without waiting; returns how many.
+    pub fn collect(&mut self, store: &Store, metrics: &Metrics) -> Result<usize> {
+        let mut recorded = 0;
         while let Some(done) = self.running.try_join_next_with_id() {
             self.record(done, store, metrics)?;
+            recorded += 1;
         }
-        Ok(())
+        Ok(recorded)
     }
 
     /// Waits for the next job to finish and records it (pending forever when
