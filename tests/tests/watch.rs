@@ -221,19 +221,20 @@ fn recorded_claims(db: &Path) -> Vec<(u64, B256, B256)> {
     let conn = rusqlite::Connection::open(db).expect("the watcher's database opens");
     let mut stmt = conn
         .prepare("SELECT id, input_hash, block_hash FROM claims ORDER BY id")
-        .unwrap();
+        .expect("the watcher's database reads");
     stmt.query_map([], |r| {
         let hash = |b: Vec<u8>| B256::from_slice(&b);
         Ok((r.get(0)?, hash(r.get(1)?), hash(r.get(2)?)))
     })
-    .unwrap()
+    .expect("the watcher's database reads")
     .collect::<Result<_, _>>()
-    .unwrap()
+    .expect("the watcher's database reads")
 }
 
 fn query_u64(db: &Path, sql: &str) -> u64 {
     let conn = rusqlite::Connection::open(db).expect("the watcher's database opens");
-    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    conn.query_row(sql, [], |r| r.get(0))
+        .expect("the watcher's database reads")
 }
 
 /// `GET /metrics`; `None` while the endpoint is not up.
@@ -340,9 +341,9 @@ fn claims_are_recorded_exactly_once_across_kill_9() {
         // A backlog of claims and empty blocks, so that the kill lands while
         // the watcher is following (one block per step).
         post(&net, 3);
-        net.mine(60);
+        net.mine(150);
         let mut running = net.spawn_watch(&args, &log);
-        std::thread::sleep(Duration::from_millis(rng.u64(50..800)));
+        std::thread::sleep(Duration::from_millis(rng.u64(30..400)));
         running.0.kill().expect("SIGKILL is delivered");
         running.0.wait().expect("the killed watcher is reaped");
         let cursor = query_u64(&net.db(), "SELECT COALESCE(MAX(number), 0) FROM blocks");
@@ -446,12 +447,15 @@ fn reorgs_below_and_beyond_the_confirmation_depth() {
     );
 }
 
+/// A running relay: its stop flag, its accept thread, its open connections.
+type Relaying = (Arc<AtomicBool>, JoinHandle<()>, Arc<Mutex<Vec<TcpStream>>>);
+
 /// A TCP relay to the node that can be switched off (port closed, open
 /// connections cut) and on again.
 struct Relay {
     port: u16,
     upstream: u16,
-    running: Option<(Arc<AtomicBool>, JoinHandle<()>, Arc<Mutex<Vec<TcpStream>>>)>,
+    running: Option<Relaying>,
 }
 
 impl Relay {
@@ -468,7 +472,9 @@ impl Relay {
     fn on(&mut self) {
         let listener =
             TcpListener::bind((Ipv4Addr::LOCALHOST, self.port)).expect("the relay port is free");
-        listener.set_nonblocking(true).unwrap();
+        listener
+            .set_nonblocking(true)
+            .expect("the relay's sockets work");
         let stop = Arc::new(AtomicBool::new(false));
         let conns: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
         let (stop2, conns2, upstream) = (stop.clone(), conns.clone(), self.upstream);
@@ -478,15 +484,20 @@ impl Relay {
                     std::thread::sleep(Duration::from_millis(5));
                     continue;
                 };
-                client.set_nonblocking(false).unwrap();
+                client
+                    .set_nonblocking(false)
+                    .expect("the relay's sockets work");
                 let Ok(node) = TcpStream::connect((Ipv4Addr::LOCALHOST, upstream)) else {
                     continue;
                 };
-                let mut held = conns2.lock().unwrap();
-                held.push(client.try_clone().unwrap());
-                held.push(node.try_clone().unwrap());
+                let mut held = conns2.lock().expect("the relay's sockets work");
+                held.push(client.try_clone().expect("the relay's sockets work"));
+                held.push(node.try_clone().expect("the relay's sockets work"));
                 for (mut from, mut to) in [
-                    (client.try_clone().unwrap(), node.try_clone().unwrap()),
+                    (
+                        client.try_clone().expect("the relay's sockets work"),
+                        node.try_clone().expect("the relay's sockets work"),
+                    ),
                     (node, client),
                 ] {
                     std::thread::spawn(move || {
@@ -502,8 +513,8 @@ impl Relay {
     fn off(&mut self) {
         if let Some((stop, accept, conns)) = self.running.take() {
             stop.store(true, Ordering::SeqCst);
-            accept.join().unwrap();
-            for c in conns.lock().unwrap().drain(..) {
+            accept.join().expect("the relay's sockets work");
+            for c in conns.lock().expect("the relay's sockets work").drain(..) {
                 let _ = c.shutdown(Shutdown::Both);
             }
         }
@@ -654,7 +665,10 @@ fn the_metrics_endpoint_reports_what_was_recorded() {
         metrics_port,
         30,
         "the restarted watcher serves metrics",
-        |t| metric(t, "refute_watch_head_block") == Some(head),
+        |t| {
+            metric(t, "refute_watch_head_block") == Some(head)
+                && metric(t, "refute_watch_cursor_block") == Some(head)
+        },
         &log,
     );
     assert_eq!(

@@ -5,7 +5,6 @@
 //! happen in one synchronous transaction with no await inside it, so stopping
 //! never leaves half a block range behind.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use alloy::providers::RootProvider;
@@ -27,7 +26,6 @@ pub struct Daemon {
     pool: Pool,
     metrics: Metrics,
     config: WatchConfig,
-    metrics_addr: Option<SocketAddr>,
 }
 
 /// How [`Daemon::run`] ends.
@@ -85,10 +83,9 @@ impl Daemon {
             },
         )?;
         metrics.set_census(&store.census()?);
-        let metrics_addr = match config.metrics_addr {
-            Some(addr) => Some(metrics.serve(addr).await?),
-            None => None,
-        };
+        if let Some(addr) = config.metrics_addr {
+            metrics.serve(addr).await?;
+        }
         let pool = Pool::new(
             config.workers,
             config.models.clone(),
@@ -103,13 +100,7 @@ impl Daemon {
             pool,
             metrics,
             config,
-            metrics_addr,
         })
-    }
-
-    /// Where the metrics endpoint listens, if it was asked for.
-    pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.metrics_addr
     }
 
     /// Follows the chain, calling `report` after each step that did something.

@@ -42,6 +42,16 @@ pub enum Error {
         /// The SQLite error.
         source: rusqlite::Error,
     },
+    /// The database's directory could not be created.
+    #[error(
+        "cannot create the directory of the watcher database, {path}: {source}; pass --db FILE"
+    )]
+    StoreDir {
+        /// The directory.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
     /// The database was written by a newer watcher.
     #[error(
         "watcher database {path} has schema version {found}, newer than this build's {supported}; upgrade refute or point --db at another file"

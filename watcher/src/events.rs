@@ -251,7 +251,7 @@ pub fn decode(contracts: &ContractAddresses, log: &Log) -> Result<Event, Skip> {
                 // Phase 5 is ChallengerWon (IDisputeGame.Phase).
                 return Ok(Event::GameResolved {
                     game: id(e.gameId, "game id")?,
-                    challenger_won: u8::from(e.winner) == 5,
+                    challenger_won: e.winner == 5,
                 });
             }
             _ => {}

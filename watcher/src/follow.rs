@@ -229,6 +229,7 @@ impl Follower {
         let safe = head.saturating_sub(self.config.confirmations);
         let cursor = store.cursor()?;
         if let Some((number, hash)) = cursor {
+            self.metrics.cursor_block.set(number as i64);
             self.metrics
                 .lag_blocks
                 .set(head.saturating_sub(number) as i64);

@@ -63,14 +63,4 @@ impl LocalModels {
     pub fn get(&self, id: &B256) -> Option<&LocalModel> {
         self.by_id.get(id)
     }
-
-    /// How many models are indexed.
-    pub fn len(&self) -> usize {
-        self.by_id.len()
-    }
-
-    /// Whether no model is indexed.
-    pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
-    }
 }

@@ -216,8 +216,10 @@ impl Store {
             source,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+            std::fs::create_dir_all(dir).map_err(|source| Error::StoreDir {
+                path: dir.to_owned(),
+                source,
+            })?;
         }
         let mut conn = Connection::open(path).map_err(err)?;
         // WAL: readers never block the writer, and a commit is one fsync'd append.
@@ -407,7 +409,7 @@ impl Store {
             let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
             let mut total = 0.0;
             for bond in rows {
-                total += bond?.parse::<U256>().map_or(0.0, |b| f64::from(b));
+                total += bond?.parse::<U256>().map_or(0.0, f64::from);
             }
             Ok(total)
         };
