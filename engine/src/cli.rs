@@ -45,6 +45,8 @@ enum Command {
     Model(cmd::model::ModelArgs),
     /// Run a model in the VM and show its trace commitment.
     Trace(cmd::trace::TraceArgs),
+    /// Follow the chain and record every claim, game and move (a monitor for now; see --help).
+    Watch(cmd::watch::WatchArgs),
 }
 
 impl Cli {
@@ -56,6 +58,7 @@ impl Cli {
             Command::Vm(args) => args.run(),
             Command::Model(args) => args.run(&ctx),
             Command::Trace(args) => args.run(&ctx),
+            Command::Watch(args) => args.run(&ctx, self.global.deployment).await,
         }
     }
 }

@@ -69,6 +69,9 @@ pub enum Error {
     /// A model could not be found, loaded, compiled or run.
     #[error(transparent)]
     Model(#[from] trace_vm::models::Error),
+    /// A watcher failure (settings, database, RPC, metrics endpoint).
+    #[error(transparent)]
+    Watch(#[from] watcher::Error),
     /// A game-crate failure (deployment record, contract call).
     #[error(transparent)]
     Bisection(#[from] bisection::Error),

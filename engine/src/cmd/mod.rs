@@ -4,3 +4,4 @@ pub mod devnet;
 pub mod model;
 pub mod trace;
 pub mod vm;
+pub mod watch;

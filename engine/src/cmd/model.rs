@@ -88,7 +88,7 @@ fn summarize(at: &Located) -> Summary {
         parameters: None,
         commitment: None,
     };
-    match Model::open(at).and_then(|m| Ok((m.canonical()?.model_root()?, m))) {
+    match Model::open(at).and_then(|m| Ok((m.commitment()?, m))) {
         Ok((root, m)) => {
             s.architecture = m.architecture();
             s.parameters = Some(m.parameters());

@@ -327,6 +327,12 @@ impl Model {
             Model::Decoder(d) => d.canonical(),
         }
     }
+
+    /// The model's commitment, its id in the on-chain registry (docs/SPEC.md
+    /// 4.7): the model root of its canonical compile.
+    pub fn commitment(&self) -> Result<Hash> {
+        self.canonical()?.model_root()
+    }
 }
 
 /// Open the model at `name_or_path`, or the one of that name installed in `dir`.
