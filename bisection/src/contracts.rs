@@ -32,6 +32,20 @@ mod bindings {
     alloy::sol!(
         #[sol(rpc)]
         #[derive(Debug, PartialEq, Eq)]
+        OpEntryDecoder,
+        "../contracts/artifacts/OpEntryDecoder.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        OpStepVerifier,
+        "../contracts/artifacts/OpStepVerifier.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
         DisputeGame,
         "../contracts/artifacts/DisputeGame.json"
     );
@@ -44,7 +58,9 @@ mod bindings {
     );
 }
 
-pub use bindings::{Claims, DisputeGame, ModelRegistry, PrimitiveStepVerifier};
+pub use bindings::{
+    Claims, DisputeGame, ModelRegistry, OpEntryDecoder, OpStepVerifier, PrimitiveStepVerifier,
+};
 
 /// Settings fixed when the contracts are deployed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +76,9 @@ pub struct DeployConfig {
 }
 
 /// Deploys every Refute contract, in dependency order, from the provider's
-/// default sender, and returns their addresses.
+/// default sender, and returns their addresses. The game's step verifier is
+/// `OpStepVerifier` (docs/SPEC.md 6.8) with its op-entry decoder, so a game
+/// over a real model's trace-vm program is decided on chain.
 pub async fn deploy_all(
     provider: &impl Provider,
     config: DeployConfig,
@@ -74,9 +92,12 @@ pub async fn deploy_all(
     let registry = ModelRegistry::deploy(provider)
         .await
         .map_err(failed("ModelRegistry"))?;
-    let verifier = PrimitiveStepVerifier::deploy(provider)
+    let decoder = OpEntryDecoder::deploy(provider)
         .await
-        .map_err(failed("PrimitiveStepVerifier"))?;
+        .map_err(failed("OpEntryDecoder"))?;
+    let verifier = OpStepVerifier::deploy(provider, *decoder.address())
+        .await
+        .map_err(failed("OpStepVerifier"))?;
     let game = DisputeGame::deploy(
         provider,
         *verifier.address(),
