@@ -32,6 +32,13 @@ mod bindings {
     alloy::sol!(
         #[sol(rpc)]
         #[derive(Debug, PartialEq, Eq)]
+        OpEntryDecoder,
+        "../contracts/artifacts/OpEntryDecoder.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
         OpStepVerifier,
         "../contracts/artifacts/OpStepVerifier.json"
     );
@@ -51,18 +58,9 @@ mod bindings {
     );
 }
 
-pub use bindings::{Claims, DisputeGame, ModelRegistry, OpStepVerifier, PrimitiveStepVerifier};
-
-/// The one-step verifier a deployment's game calls at the last level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StepVerifier {
-    /// One Float32 primitive per step (games over bare primitives).
-    Primitive,
-    /// The op verifier of docs/SPEC.md 6.8 (games over real programs). Its
-    /// code exceeds EIP-170's 24,576 bytes until it is split: it deploys only
-    /// on a node started without the limit (`anvil --code-size-limit`).
-    Op,
-}
+pub use bindings::{
+    Claims, DisputeGame, ModelRegistry, OpEntryDecoder, OpStepVerifier, PrimitiveStepVerifier,
+};
 
 /// Settings fixed when the contracts are deployed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,19 +76,12 @@ pub struct DeployConfig {
 }
 
 /// Deploys every Refute contract, in dependency order, from the provider's
-/// default sender, and returns their addresses.
+/// default sender, and returns their addresses. The game's step verifier is
+/// `OpStepVerifier` (docs/SPEC.md 6.8) with its op-entry decoder, so a game
+/// over a real model's trace-vm program is decided on chain.
 pub async fn deploy_all(
     provider: &impl Provider,
     config: DeployConfig,
-) -> Result<ContractAddresses> {
-    deploy_with(provider, config, StepVerifier::Primitive).await
-}
-
-/// [`deploy_all`] with the given one-step verifier behind the game.
-pub async fn deploy_with(
-    provider: &impl Provider,
-    config: DeployConfig,
-    step_verifier: StepVerifier,
 ) -> Result<ContractAddresses> {
     let failed = |contract: &'static str| {
         move |err: alloy::contract::Error| Error::Deploy {
@@ -101,19 +92,20 @@ pub async fn deploy_with(
     let registry = ModelRegistry::deploy(provider)
         .await
         .map_err(failed("ModelRegistry"))?;
-    let verifier = match step_verifier {
-        StepVerifier::Primitive => *PrimitiveStepVerifier::deploy(provider)
-            .await
-            .map_err(failed("PrimitiveStepVerifier"))?
-            .address(),
-        StepVerifier::Op => *OpStepVerifier::deploy(provider)
-            .await
-            .map_err(failed("OpStepVerifier"))?
-            .address(),
-    };
-    let game = DisputeGame::deploy(provider, verifier, config.arity_log2, config.clock)
+    let decoder = OpEntryDecoder::deploy(provider)
         .await
-        .map_err(failed("DisputeGame"))?;
+        .map_err(failed("OpEntryDecoder"))?;
+    let verifier = OpStepVerifier::deploy(provider, *decoder.address())
+        .await
+        .map_err(failed("OpStepVerifier"))?;
+    let game = DisputeGame::deploy(
+        provider,
+        *verifier.address(),
+        config.arity_log2,
+        config.clock,
+    )
+    .await
+    .map_err(failed("DisputeGame"))?;
     let claims = Claims::deploy(
         provider,
         *registry.address(),
@@ -125,7 +117,7 @@ pub async fn deploy_with(
     .map_err(failed("Claims"))?;
     let addresses = ContractAddresses {
         model_registry: *registry.address(),
-        step_verifier: verifier,
+        step_verifier: *verifier.address(),
         dispute_game: *game.address(),
         claims: *claims.address(),
     };

@@ -40,16 +40,16 @@ const VOCAB: usize = 5;
 const DIM: usize = 32;
 const TOKENS: usize = 3;
 
-/// Three layers touching every kind of op the verifier decodes: a Q8_0
-/// embedding gather, RMSNorm (reduce, maps), a linear layer with weights of
-/// dtype `w_dtype` (Q8_0: read in place) with GELU and a residual, a masked
-/// softmax over a permuted slice, and argmax.
-fn program_with(w_dtype: DType) -> Program {
+/// Three layers touching most kinds of op the verifier decodes: a Q8_0
+/// embedding gather, RMSNorm (reduce, maps), a linear layer whose Q8_0
+/// weights are read in place with GELU and a residual, a masked softmax over
+/// a permuted slice, and argmax.
+fn program() -> Program {
     let mut b = Builder::new();
     let ids = b.input("ids", DType::I32, &[TOKENS]).unwrap();
     let emb = b.weight("emb", DType::Q8_0, &[VOCAB, DIM]).unwrap();
     let g = b.weight("g", DType::F32, &[DIM]).unwrap();
-    let w = b.weight("w", w_dtype, &[DIM, DIM]).unwrap();
+    let w = b.weight("w", DType::Q8_0, &[DIM, DIM]).unwrap();
     let bias = b.weight("b", DType::F32, &[DIM]).unwrap();
     let x = b
         .layer("embed", |b| {
@@ -92,22 +92,113 @@ fn program_with(w_dtype: DType) -> Program {
     b.finish().unwrap()
 }
 
-fn program() -> Program {
-    program_with(DType::Q8_0)
+/// The op kinds and quantized types `program` does not reach: gathers and
+/// dequants of every quantized type, matmuls reading Q4_K and Q6_K weights in
+/// place, concat, reshape, a max reduction and sample.
+fn kinds_program() -> Program {
+    let mut b = Builder::new();
+    let ids = b.input("ids", DType::I32, &[2]).unwrap();
+    let tables: Vec<_> = KINDS_QUANT
+        .iter()
+        .map(|&(d, shape)| b.weight(&format!("{d:?}"), d, shape).unwrap())
+        .collect();
+    let outs = b
+        .layer("quant", |b| {
+            let mut outs = Vec::new();
+            for &t in &tables {
+                outs.push(b.op(Op::Gather, &[t, ids])?);
+                outs.push(b.op(Op::Dequant, &[t])?);
+            }
+            // The K-quant tables as weights of a matmul: x [2, 256] · Wᵀ, x
+            // the dequantized Q4_K table.
+            let x = outs[7];
+            for &w in &tables[3..] {
+                outs.push(b.op(
+                    Op::MatMul {
+                        ta: false,
+                        tb: true,
+                    },
+                    &[x, w],
+                )?);
+            }
+            Ok(outs)
+        })
+        .unwrap();
+    let (g4, g5) = (outs[0], outs[2]);
+    let out = b
+        .layer("mix", |b| {
+            let c = b.op(Op::Concat { axis: 1 }, &[g4, g5])?;
+            let r = b.op(Op::Reshape { shape: vec![4, 32] }, &[c])?;
+            let m = b.op(
+                Op::Reduce {
+                    prim: Prim::Max,
+                    axis: 1,
+                },
+                &[r],
+            )?;
+            let s = b.op(
+                Op::Sample {
+                    seed: 7,
+                    counter: 3,
+                },
+                &[r],
+            )?;
+            Ok([m, s])
+        })
+        .unwrap();
+    for t in outs.into_iter().chain(out) {
+        b.output(t).unwrap();
+    }
+    b.finish().unwrap()
 }
 
-/// Random Q8_0 blocks with scale `d` (f16 bits).
-fn q8(r: &mut Rng, shape: &[usize], d: u16) -> Tensor {
+/// The weights of `kinds_program`: one table per quantized type.
+const KINDS_QUANT: [(DType, &[usize]); 5] = [
+    (DType::Q4_0, &[3, 32]),
+    (DType::Q5_0, &[3, 32]),
+    (DType::Q8_0, &[3, 32]),
+    (DType::Q4K, &[2, 256]),
+    (DType::Q6K, &[2, 256]),
+];
+
+/// Random blocks of `dtype` whose f16 scales are all `d` (so that values stay finite).
+fn quant(r: &mut Rng, dtype: DType, shape: &[usize], d: u16) -> Tensor {
+    let (be, bb) = dtype.block();
+    let scales: &[usize] = match dtype {
+        DType::Q4K => &[0, 2],
+        DType::Q6K => &[208],
+        _ => &[0],
+    };
     let n: usize = shape.iter().product();
     let mut bytes = Vec::new();
-    for _ in 0..n / 32 {
-        bytes.extend_from_slice(&d.to_le_bytes());
-        bytes.extend((0..32).map(|_| r.next() as u8));
+    for _ in 0..n / be as usize {
+        let mut block: Vec<u8> = (0..bb).map(|_| r.next() as u8).collect();
+        for &at in scales {
+            block[at..at + 2].copy_from_slice(&d.to_le_bytes());
+        }
+        bytes.extend_from_slice(&block);
     }
-    Tensor::from_bytes(DType::Q8_0, shape, bytes).unwrap()
+    Tensor::from_bytes(dtype, shape, bytes).unwrap()
 }
 
-fn weights(r: &mut Rng, w_dtype: DType) -> Vec<Tensor> {
+fn kinds_trace() -> MachineTrace {
+    let mut r = Rng(0xd1ce);
+    let weights = KINDS_QUANT
+        .iter()
+        .map(|&(d, shape)| quant(&mut r, d, shape, 0x2C00))
+        .collect();
+    let ids = Tensor::i32(&[2], &[1, 0]).unwrap();
+    MachineTrace::run(
+        kinds_program(),
+        weights,
+        vec![ids],
+        ([3; 32], [4; 32]),
+        None,
+    )
+    .unwrap()
+}
+
+fn weights(r: &mut Rng) -> Vec<Tensor> {
     let f = |r: &mut Rng, shape: &[usize]| {
         let n: usize = shape.iter().product();
         let v: Vec<f32> = (0..n)
@@ -116,31 +207,23 @@ fn weights(r: &mut Rng, w_dtype: DType) -> Vec<Tensor> {
         Tensor::f32(shape, &v).unwrap()
     };
     vec![
-        q8(r, &[VOCAB, DIM], 0x2C00), // 0.0625
+        quant(r, DType::Q8_0, &[VOCAB, DIM], 0x2C00), // 0.0625
         f(r, &[DIM]),
-        if w_dtype == DType::Q8_0 {
-            q8(r, &[DIM, DIM], 0x2000) // 0.0078125
-        } else {
-            f(r, &[DIM, DIM])
-        },
+        quant(r, DType::Q8_0, &[DIM, DIM], 0x2000), // 0.0078125
         f(r, &[DIM]),
     ]
 }
 
-fn trace_with(w_dtype: DType, fault: Option<Fault>) -> MachineTrace {
+fn trace(fault: Option<Fault>) -> MachineTrace {
     let mut r = Rng(0x5eed);
     let ids = Tensor::i32(&[TOKENS], &[3, 0, 4]).unwrap();
     MachineTrace::run(
-        program_with(w_dtype),
-        weights(&mut r, w_dtype),
+        program(),
+        weights(&mut r),
         vec![ids],
         fault,
     )
     .unwrap()
-}
-
-fn trace(fault: Option<Fault>) -> MachineTrace {
-    trace_with(DType::Q8_0, fault)
 }
 
 fn roots_for(t: &MachineTrace, path: &[u64]) -> Vec<Hash> {
@@ -326,37 +409,71 @@ const VECTORS: &str = concat!(
 /// A vector's inputs: the game's context, path, roots, pre and post.
 struct Vector {
     label: String,
+    /// The kind of step, for gas figures: the op's name, or assembly or padding.
+    kind: String,
+    /// Bytes of `pre` before its witness.
+    state_len: usize,
     path: [u64; 3],
     roots: Vec<Hash>,
     pre: State,
     post: State,
-    /// Bytes of `pre` before its witness.
-    state_len: usize,
 }
 
-/// The op kind of an op step's witness (byte 8 of its op entry), `None`
-/// for assembly and padding steps.
-fn op_kind(t: &MachineTrace, path: [u64; 3]) -> Option<u8> {
+/// The name of an op step's op (from the op entry in its witness), with the
+/// quantized type it reads for matmul, dequant and gather (`gather:q4_k`);
+/// `None` for assembly and padding steps.
+fn op_name(t: &MachineTrace, path: [u64; 3]) -> Option<String> {
     use alloy::sol_types::SolValue;
-    let state = &t.list(&path[..2])[path[2] as usize - 1];
-    let pre = t.step_pre(&path);
-    let w = bisection::machine::Witness::abi_decode(&pre.0[state.0.len()..]).unwrap();
-    (w.opCount as u64 + 1 > path[1]).then(|| w.opEntry[8])
-}
-
-/// The steps the contract is checked on: for the first op of each kind a
-/// random micro-step, its first and second steps, an element boundary and
-/// the final root step; the same of the first assembly step; one padding
-/// step of an op's and of an assembly's micro list; and a middle step of the
-/// map with the longest element program.
-fn vector_steps(t: &MachineTrace) -> Vec<Vector> {
     let names = [
         "", "matmul", "map", "reduce", "argmax", "dequant", "gather", "reshape", "permute",
         "concat", "slice", "mask", "sample",
     ];
+    let state = &t.list(&path[..2])[path[2] as usize - 1];
+    let pre = t.step_pre(&path);
+    let w = bisection::machine::Witness::abi_decode(&pre.0[state.0.len()..]).unwrap();
+    if u64::from(w.opCount) < path[1] {
+        return None;
+    }
+    let entry = trace_vm::program::decode_op(&w.opEntry).unwrap();
+    let mut name = names
+        .get(w.opEntry[8] as usize)
+        .copied()
+        .unwrap_or("op")
+        .to_string();
+    if name == "reduce" {
+        // The attributes end with the reduction's primitive and axis.
+        let prim = w.opEntry[w.opEntry.len() - 2];
+        name += match prim {
+            0x01 => ":add",
+            0x07 => ":max",
+            _ => ":min",
+        };
+    }
+    let quant = entry
+        .inputs
+        .iter()
+        .map(|i| i.dtype)
+        .find(|&d| !matches!(d, DType::F32 | DType::I32));
+    if let Some(d) = quant {
+        name += ":";
+        name += &format!("{d:?}").to_lowercase();
+    }
+    Some(name)
+}
+
+/// The steps the contract is checked on. For the first op of each name a
+/// random micro-step and an element boundary, and with `full` also its first
+/// and second steps and the final root step; the same of the first assembly
+/// step; one padding step of an op's and of an assembly's micro list; and a
+/// middle step of the map with the longest element program. Names in `seen`
+/// are skipped (a second program adds only what the first lacks).
+fn vector_steps(
+    t: &MachineTrace,
+    seen: &mut std::collections::BTreeSet<String>,
+    full: bool,
+) -> Vec<Vector> {
     let sizes = t.claim().sizes.clone();
     let mut r = Rng(7);
-    let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
     let mut longest_map: Option<(u64, [u64; 3])> = None;
     for i in 1..sizes[0] {
@@ -367,51 +484,53 @@ fn vector_steps(t: &MachineTrace) -> Vec<Vector> {
             let end = (1..micro.len())
                 .find(|&k| micro[k] == micro[micro.len() - 1])
                 .unwrap() as u64;
-            let kind = op_kind(t, [i, j, 1]);
-            let name = match kind {
-                Some(k) => names.get(k as usize).copied().unwrap_or("op"),
-                None if end == 1 && micro[0] == micro[1] => "padding",
-                None => "assembly",
+            let op = op_name(t, [i, j, 1]);
+            let name = match &op {
+                Some(name) => name.clone(),
+                None if end == 1 && micro[0] == micro[1] => "padding".into(),
+                None => "assembly".into(),
             };
             let mut steps = Vec::new();
             let first_boundary = (1..end).find(|&k| micro[k as usize].0[1..9] != micro[1].0[1..9]);
-            if let (Some(2), Some(b)) = (kind, first_boundary) {
+            if let (Some("map"), Some(b)) = (op.as_deref(), first_boundary) {
                 // The map with the longest element program (GELU's erf):
                 // a step in the middle of its first element.
                 if longest_map.as_ref().is_none_or(|&(n, _)| b - 1 > n) {
                     longest_map = Some((b - 1, [i, j, 1 + (b - 1) / 2]));
                 }
             }
-            if seen.insert(name) {
-                steps.push((name.to_string(), 1 + r.below(end)));
-                steps.push((format!("{name}:first"), 1));
-                steps.push((format!("{name}:root"), end));
-                if end > 2 {
-                    steps.push((format!("{name}:second"), 2));
+            if seen.insert(name.clone()) {
+                steps.push((name.clone(), 1 + r.below(end)));
+                if full {
+                    steps.push((format!("{name}:first"), 1));
+                    steps.push((format!("{name}:root"), end));
+                    if end > 2 {
+                        steps.push((format!("{name}:second"), 2));
+                    }
                 }
-                if end + 1 < sizes[2]
-                    && seen.insert(if kind.is_some() {
-                        "op list padding"
-                    } else {
-                        "assembly list padding"
-                    })
-                {
+                let padding = if op.is_some() {
+                    "op list padding"
+                } else {
+                    "assembly list padding"
+                };
+                if end + 1 < sizes[2] && seen.insert(padding.into()) {
                     steps.push((format!("{name}:padding"), end + 1));
                 }
-                if let (Some(_), Some(b)) = (kind, first_boundary) {
+                if let (Some(_), Some(b)) = (&op, first_boundary) {
                     // The first step of element 1: element 0 enters out_acc.
                     steps.push((format!("{name}:boundary"), b));
                 }
             }
             for (label, s) in steps {
-                out.push(vector(t, label, [i, j, s], &micro, &roots));
+                out.push(vector(t, (label, name.clone()), [i, j, s], &micro, &roots));
             }
         }
     }
-    if let Some((_, path)) = longest_map {
+    if let Some((_, path)) = longest_map.filter(|_| seen.insert("map:longest".into())) {
         let micro = t.list(&path[..2]);
         let roots = roots_for(t, &path[..2]);
-        out.push(vector(t, "map:longest".into(), path, &micro, &roots));
+        let kind = "map:longest".to_string();
+        out.push(vector(t, (kind.clone(), kind), path, &micro, &roots));
     }
     out
 }
@@ -419,7 +538,7 @@ fn vector_steps(t: &MachineTrace) -> Vec<Vector> {
 /// The step at `path` of the micro list `micro` with the game's `roots`.
 fn vector(
     t: &MachineTrace,
-    label: String,
+    (label, kind): (String, String),
     path: [u64; 3],
     micro: &[State],
     roots: &[Hash],
@@ -427,6 +546,7 @@ fn vector(
     let s = path[2] as usize;
     Vector {
         label,
+        kind,
         path,
         roots: roots.to_vec(),
         pre: t.step_pre(&path),
@@ -449,22 +569,27 @@ fn mutate(v: &Vector, what: u8, at: usize, bit: u8) -> (Vec<Hash>, State, State)
 }
 
 /// The differential vectors as JSON: honest steps (each with the reference
-/// verdict) and byte flips of them with the reference's verdict on each. The
-/// program's linear layer has F32 weights here: the Solidity verifier does
-/// not read quantized matmul weights (the `Dequant` operand) yet.
+/// verdict) and byte flips of them with the reference's verdict on each, from
+/// the test program (its linear layer reads Q8_0 weights in place) and from
+/// a second program with the op kinds and quantized types the first lacks.
 fn step_vectors() -> String {
     use alloy::primitives::{B256, Bytes, U256};
     use alloy::sol_types::SolValue;
-    use bisection::machine::Witness;
-    let t = trace_with(DType::F32, None);
-    let vm = t.vm();
-    let context = t.claim().hash();
-    let vectors = vector_steps(&t);
+    let mut seen = std::collections::BTreeSet::new();
+    let traces = [trace(None), kinds_trace()];
+    let mut vectors = Vec::new();
+    for (k, t) in traces.iter().enumerate() {
+        for v in vector_steps(t, &mut seen, k == 0) {
+            vectors.push((k, v));
+        }
+    }
     let mut r = Rng(11);
     let mut encoded = Vec::new();
     let mut labels = Vec::new();
+    let mut kinds = Vec::new();
     let mut mutations = Vec::new();
-    for (n, v) in vectors.iter().enumerate() {
+    for (n, (k, v)) in vectors.iter().enumerate() {
+        let (vm, context) = (traces[*k].vm(), traces[*k].claim().hash());
         let ok = vm.check(&v.path, &v.roots, &v.pre, &v.post).is_ok();
         assert!(ok, "honest vector {} at {:?} is rejected", v.label, v.path);
         let b256 = |h: &Hash| B256::from(*h);
@@ -482,21 +607,22 @@ fn step_vectors() -> String {
             )
         ));
         labels.push(v.label.clone());
-        for what in 0..3u8 {
-            let len = [v.post.0.len(), v.pre.0.len(), 96][what as usize];
-            // A flip that leaves the witness a non-canonical ABI encoding (a
-            // dirty high byte of a small integer) is decoded leniently here and
-            // rejected by Solidity's `abi.decode`: such witnesses are left out.
-            let (at, bit, roots, pre, post) = loop {
-                let (at, bit) = (r.below(len as u64) as usize, r.below(8) as u8);
-                let (roots, pre, post) = mutate(v, what, at, bit);
-                let w = &pre.0[v.state_len.min(pre.0.len())..];
-                let canonical = Witness::abi_decode(w).map_or(true, |d| d.abi_encode() == w);
-                if what != 1 || at < v.state_len || canonical {
-                    break (at, bit, roots, pre, post);
-                }
+        kinds.push(v.kind.clone());
+        // A dirty high byte in the witness's `firstOp` word (a uint32): Solidity's
+        // `abi.decode` reverts on it, so the reference must reject it too.
+        let first_op_high = v.state_len + 32 + 9 * 32;
+        for what in 0..4u8 {
+            let len = [v.post.0.len(), v.pre.0.len(), 96, 0][what as usize];
+            let (at, bit) = if what < 3 {
+                (r.below(len as u64) as usize, r.below(8) as u8)
+            } else {
+                (first_op_high + r.below(28) as usize, r.below(8) as u8)
             };
+            let dirty = what == 3;
+            let what = if dirty { 1 } else { what };
+            let (roots, pre, post) = mutate(v, what, at, bit);
             let ok = vm.check(&v.path, &roots, &pre, &post).is_ok();
+            assert!(!(dirty && ok), "a dirty uint32 in {} is accepted", v.label);
             mutations.push(format!(
                 "0x{}",
                 hex::encode(
@@ -515,6 +641,7 @@ fn step_vectors() -> String {
     let json = serde_json::json!({
         "vectors": encoded,
         "labels": labels,
+        "kinds": kinds,
         "mutations": mutations,
     });
     serde_json::to_string_pretty(&json).unwrap() + "\n"

@@ -13,6 +13,8 @@ import {TensorData} from "./lib/TensorData.sol";
 import {QuantFields} from "./lib/QuantFields.sol";
 import {OpEntry, OpEntryCodec} from "./lib/OpEntryCodec.sol";
 import {Operand, StepSpec, MicroSite} from "./lib/MicroSite.sol";
+import {SiteWords} from "./lib/SiteWords.sol";
+import {OpEntryDecoder} from "./OpEntryDecoder.sol";
 
 /// @title OpStepVerifier
 /// @notice The one-step of a game over a real program (docs/SPEC.md 6.8): decides a step of a micro
@@ -21,7 +23,8 @@ import {Operand, StepSpec, MicroSite} from "./lib/MicroSite.sol";
 ///         the reference verifier `bisection::machine::OneStep` accepts, and never reverts: any
 ///         rejection inside the check is caught and returned as false.
 /// @dev `verify` takes the list roots `(trace_root, sub_root, micro_root)` after the path, the step
-///      verifier interface of the three-level game.
+///      verifier interface of the three-level game. Op entries are decoded by a separate contract
+///      (`OpEntryDecoder`, fixed at deployment) so that each part fits EIP-170's 24,576 bytes.
 contract OpStepVerifier is IStepVerifier {
     bytes private constant PROGRAM_TAG = "refute/program/v1";
     uint8 private constant WEIGHT = 1;
@@ -34,6 +37,9 @@ contract OpStepVerifier is IStepVerifier {
         bytes32[] roots;
     }
 
+    /// @notice Decodes and checks op entries.
+    OpEntryDecoder public immutable decoder;
+
     /// @notice What one step is checked against.
     struct Ctx {
         Witness w;
@@ -41,6 +47,10 @@ contract OpStepVerifier is IStepVerifier {
         uint64[] path;
         Ops ops;
         OpEntry entry;
+    }
+
+    constructor(OpEntryDecoder decoder_) {
+        decoder = decoder_;
     }
 
     /// @notice The leaf committed for the encoded `state` (`State::leaf`).
@@ -72,7 +82,7 @@ contract OpStepVerifier is IStepVerifier {
         bytes32[] calldata roots,
         bytes calldata pre,
         bytes calldata post
-    ) external pure {
+    ) external view {
         need(path.length == 3 && roots.length == 3);
         // The game's step indices start at 1 (entry 0 of every list is agreed).
         need(path[0] >= 1 && path[1] >= 1 && path[2] >= 1);
@@ -157,11 +167,11 @@ contract OpStepVerifier is IStepVerifier {
         return (false, MachineState.assembly_(t - 1, Frontier.push(entries, TensorData.bound(r.id, root))));
     }
 
-    function opStep(Ctx memory cx, uint256 t, Parsed memory pre) private pure returns (bool, bytes memory) {
+    function opStep(Ctx memory cx, uint256 t, Parsed memory pre) private view returns (bool, bytes memory) {
         Witness memory w = cx.w;
         uint256 o = uint256(w.firstOp) + cx.path[1] - 1;
         need(w.opProof.index == o && ListProofs.proves(w.opProof, w.program[1], keccak256(w.opEntry)));
-        OpEntry memory entry = OpEntryCodec.decode(w.opEntry);
+        (OpEntry memory entry, StepSpec memory spec) = SiteWords.unpack(decoder.site(w.opEntry, t));
         cx.entry = entry;
         cx.ops.roots = new bytes32[](entry.inputs.length);
         (uint256 n, uint256 sCount) = (entry.outLen, entry.stepCount);
@@ -181,17 +191,26 @@ contract OpStepVerifier is IStepVerifier {
             need(pre.kind == MachineState.MICRO && pre.e == e && uint256(pre.s) + 1 == s);
             (outAcc, steps) = (pre.h, pre.acc);
         }
-        // Only gather reads a word (its index) to locate its operand.
-        uint32 index;
-        if (entry.opcode == OpEntryCodec.GATHER) index = word(cx, 1, e / entry.attrs[0]);
-        StepSpec memory spec = MicroSite.step(entry, e, s, index);
+        // Only gather reads a word (its index) to locate its operands: the decoder placed them at
+        // index word 0, row t of the table is t · row further.
+        if (entry.opcode == OpEntryCodec.GATHER) {
+            (uint256 row, uint256 vocab) = (entry.attrs[0], entry.attrs[1]);
+            // The index is an i32: a set sign bit is a negative row.
+            uint256 index = word(cx, 1, e / row);
+            need(index < 1 << 31 && index < vocab);
+            for (uint256 k; k < spec.arity; ++k) {
+                Operand memory src = spec.srcs[k];
+                if (src.tag == MicroSite.ELEM || src.tag == MicroSite.FIELD) src.b += index * row;
+            }
+        }
         uint32[3] memory args;
         for (uint256 k; k < spec.arity; ++k) {
             Operand memory src = spec.srcs[k];
             if (src.tag == MicroSite.CONST) args[k] = uint32(src.a);
             else if (src.tag == MicroSite.STEP) args[k] = stepResult(cx, steps, src.a);
             else if (src.tag == MicroSite.ELEM) args[k] = word(cx, src.a, src.b);
-            else args[k] = field(cx, src.a, src.b, src.c);
+            else if (src.tag == MicroSite.FIELD) args[k] = field(cx, src.a, src.b, src.c);
+            else args[k] = dequant(cx, src.a, src.b);
         }
         uint32 result = Float32.exec(spec.prim, args[0], args[1], args[2]);
         return (false, MachineState.micro(e, s, outAcc, Frontier.push(steps, bytes32(uint256(result)))));
@@ -256,12 +275,28 @@ contract OpStepVerifier is IStepVerifier {
         return TensorData.wordLE(readBytes(cx, q, index * 4, 4), 0);
     }
 
-    function field(Ctx memory cx, uint256 q, uint256 index, uint256 f) private pure returns (uint32) {
+    /// @notice The proven block of quantized element `index` of input `q`, and the element's position in it.
+    function quantBlock(Ctx memory cx, uint256 q, uint256 index)
+        private
+        pure
+        returns (uint8 dtype, bytes memory blk, uint256 j)
+    {
         need(q < cx.entry.inputs.length);
-        uint8 dtype = cx.entry.inputs[q].dtype;
+        dtype = cx.entry.inputs[q].dtype;
         (uint256 be, uint256 bb) = TensorData.blockOf(dtype);
-        bytes memory blk = readBytes(cx, q, index / be * bb, bb);
-        return QuantFields.field(dtype, blk, index % be, f);
+        blk = readBytes(cx, q, index / be * bb, bb);
+        j = index % be;
+    }
+
+    function field(Ctx memory cx, uint256 q, uint256 index, uint256 f) private pure returns (uint32) {
+        (uint8 dtype, bytes memory blk, uint256 j) = quantBlock(cx, q, index);
+        return QuantFields.field(dtype, blk, j, f);
+    }
+
+    /// @notice A `Dequant` operand: element `index` of quantized input `q`, dequantized from its proven block.
+    function dequant(Ctx memory cx, uint256 q, uint256 index) private pure returns (uint32) {
+        (uint8 dtype, bytes memory blk, uint256 j) = quantBlock(cx, q, index);
+        return QuantFields.dequant(dtype, blk, j);
     }
 
     /// @notice The result of step `k` from the step-list frontier `steps`, by the next step proof.

@@ -3,12 +3,13 @@ pragma solidity 0.8.37;
 
 import {Test} from "./utils/Test.sol";
 import {OpStepVerifier} from "../src/OpStepVerifier.sol";
+import {OpEntryDecoder} from "../src/OpEntryDecoder.sol";
 import {Merkle} from "../src/lib/Merkle.sol";
 import {Acc, Frontier} from "../src/lib/Frontier.sol";
 import {Accum, OutAcc} from "../src/lib/OutAcc.sol";
 import {Parsed, MachineState} from "../src/lib/MachineState.sol";
 import {ListProofs} from "../src/lib/ListProofs.sol";
-import {ListProof} from "../src/lib/StepWitness.sol";
+import {ListProof, StepRejected} from "../src/lib/StepWitness.sol";
 import {QuantFields} from "../src/lib/QuantFields.sol";
 import {TensorData} from "../src/lib/TensorData.sol";
 
@@ -43,7 +44,7 @@ contract OpStepVerifierTest is Test {
     }
 
     function setUp() public {
-        verifier = new OpStepVerifier();
+        verifier = new OpStepVerifier(new OpEntryDecoder());
         codec = new StateCodecHarness();
         json = vm.readFile(string.concat(vm.projectRoot(), "/test/vectors/op-steps.json"));
     }
@@ -120,26 +121,98 @@ contract OpStepVerifierTest is Test {
         assertFalse(verifier.verify(m.context, m.path, m.roots, "", ""));
     }
 
-    /// @notice Gas of `verify` per kind of step (snapshots/OpStepVerifier.json); the budget is 120k.
+    /// @notice Gas of `verify` per kind of step (snapshots/OpStepVerifier.json): the most any vector of
+    ///         that kind costs (execution gas of the call, calldata excluded).
     function test_verify_gasPerStepKind() public {
-        (Vector[] memory v, string[] memory labels) = _vectors();
-        string[7] memory cases =
-            ["matmul", "map", "map:longest", "gather", "matmul:boundary", "map:root", "assembly:first"];
-        for (uint256 c; c < cases.length; ++c) {
-            uint256 i = _find(labels, cases[c]);
+        (Vector[] memory v,) = _vectors();
+        string[] memory kinds = vm.parseJsonStringArray(json, ".kinds");
+        string[] memory names = new string[](kinds.length);
+        uint256[] memory most = new uint256[](kinds.length);
+        uint256 n;
+        // Measured with the verifier and its decoder warm (a transaction pays 2,600 more for each cold one).
+        _verify(v[0]);
+        for (uint256 i; i < v.length; ++i) {
             uint256 before = gasleft();
             bool ok = _verify(v[i]);
             uint256 used = before - gasleft();
             assertTrue(ok);
-            vm.snapshotValue("OpStepVerifier", cases[c], used);
+            uint256 k = _find(names, n, kinds[i]);
+            if (k == n) names[n++] = kinds[i];
+            if (used > most[k]) most[k] = used;
+        }
+        vm.assertGt(n, 25);
+        for (uint256 k; k < n; ++k) {
+            vm.snapshotValue("OpStepVerifier", names[k], most[k]);
+        }
+        // The target is 120k (docs/SPEC.md 7); today's op steps measure up to about 145k, so this bound
+        // guards against regressions until the target is met.
+        for (uint256 k; k < n; ++k) {
+            assertLe(most[k], 150_000, string.concat("one-step gas over the bound: ", names[k]));
         }
     }
 
-    function _find(string[] memory labels, string memory label) internal pure returns (uint256) {
-        for (uint256 i; i < labels.length; ++i) {
-            if (keccak256(bytes(labels[i])) == keccak256(bytes(label))) return i;
+    /// @notice Every contract a deployment of the verifier consists of fits EIP-170's 24,576 bytes.
+    function test_deployedCodeFitsEip170() public view {
+        address[2] memory parts = [address(verifier), address(verifier.decoder())];
+        for (uint256 i; i < parts.length; ++i) {
+            vm.assertGt(parts[i].code.length, 1000);
+            assertLe(parts[i].code.length, 24_576, "contract over EIP-170's code size");
         }
-        revert(string.concat("no vector labelled ", label));
+    }
+
+    /// @notice Absurd shapes in an op entry are rejected (`StepRejected`), never an overflow: a tensor's
+    ///         non-zero dimensions multiply to at most 2^40 (the entries of trace-vm's test
+    ///         `op_entries_with_absurd_shapes_are_rejected`).
+    function test_decoder_rejectsAbsurdShapes() public {
+        OpEntryDecoder decoder = verifier.decoder();
+        // map `neg` over one input: one instruction, input 0.
+        bytes memory neg = hex"000109000000000001000000000100000000";
+        uint256 big = 1 << 40;
+        uint256[] memory s1 = new uint256[](1);
+        s1[0] = big;
+        decoder.site(_entry(0x02, _two(s1, s1, 1, 1), neg), 0);
+        uint256[] memory s2 = new uint256[](2);
+        (s2[0], s2[1]) = (big, 2);
+        vm.expectRevert(StepRejected.selector);
+        decoder.site(_entry(0x02, _two(s2, s2, 1, 1), neg), 0);
+        // A gather whose table rows would be 2^66 elements, behind an empty dimension.
+        uint256[] memory table = new uint256[](4);
+        (table[0], table[1], table[2], table[3]) = (1, 1 << 33, 1 << 33, 0);
+        uint256[] memory idx = new uint256[](1);
+        idx[0] = 1;
+        bytes memory tensors = bytes.concat(_tensor(0, 1, table), _tensor(1, 4, idx), _tensor(2, 1, table));
+        vm.expectRevert(StepRejected.selector);
+        decoder.site(abi.encodePacked(uint64(0), uint8(0x06), uint8(2), tensors, uint32(0)), 0);
+        // An empty tensor: only its non-zero dimensions count.
+        uint256[] memory s3 = new uint256[](3);
+        (s3[0], s3[1], s3[2]) = (big / 8, 0, 7);
+        decoder.site(_entry(0x02, _two(s3, s3, 1, 1), neg), 0);
+    }
+
+    function _tensor(uint32 id, uint8 dtype, uint256[] memory shape) internal pure returns (bytes memory b) {
+        b = abi.encodePacked(id, uint8(2), dtype, uint8(shape.length));
+        for (uint256 d; d < shape.length; ++d) {
+            b = bytes.concat(b, bytes8(uint64(shape[d])));
+        }
+    }
+
+    /// @notice One input and the output, as tensor entries.
+    function _two(uint256[] memory input, uint256[] memory output, uint8 din, uint8 dout)
+        internal
+        pure
+        returns (bytes memory)
+    {
+        return bytes.concat(_tensor(0, din, input), _tensor(1, dout, output));
+    }
+
+    function _entry(uint8 opcode, bytes memory tensors, bytes memory attrs) internal pure returns (bytes memory) {
+        return abi.encodePacked(uint64(0), opcode, uint8(1), tensors, uint32(attrs.length), attrs);
+    }
+
+    function _find(string[] memory names, uint256 n, string memory name) internal pure returns (uint256 k) {
+        for (; k < n; ++k) {
+            if (keccak256(bytes(names[k])) == keccak256(bytes(name))) return k;
+        }
     }
 
     // ------------------------------------------------------------------ libraries

@@ -106,8 +106,7 @@ pub fn stderr_err(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// An Anvil node of its own, on a free port, stopped on drop. It is started
-/// without EIP-170's code size limit: `OpStepVerifier` does not fit it yet.
+/// An Anvil node of its own, on a free port, stopped on drop.
 pub struct Anvil {
     child: std::process::Child,
     /// Its RPC endpoint.
@@ -128,7 +127,7 @@ impl Anvil {
         let port = free_port();
         let child = Command::new(&anvil)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--code-size-limit", "100000", "--silent"])
+            .arg("--silent")
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             // Own process group: the pinned anvil is a wrapper around the node.
@@ -189,13 +188,9 @@ impl Devnet {
             .wallet(deployer)
             .connect_http(url())
             .erased();
-        let contracts = bisection::contracts::deploy_with(
-            &provider,
-            config,
-            bisection::contracts::StepVerifier::Op,
-        )
-        .await
-        .expect("the contracts deploy on a node without the code size limit");
+        let contracts = bisection::contracts::deploy_all(&provider, config)
+            .await
+            .expect("the contracts deploy");
         Self {
             anvil,
             contracts,

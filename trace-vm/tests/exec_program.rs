@@ -838,3 +838,53 @@ fn op_entries_decode_to_the_same_sites() {
         "truncated entries are rejected"
     );
 }
+
+/// An op entry as bytes (SPEC.md 6.5): op 0 of layer 0, `opcode`, the
+/// `(dtype code, shape)` of its inputs then its output, and `attrs`.
+fn raw_entry(opcode: u8, tensors: &[(u8, &[u64])], attrs: &[u8]) -> Vec<u8> {
+    let mut b = vec![0; 8];
+    b.push(opcode);
+    b.push(tensors.len() as u8 - 1);
+    for (id, (dtype, shape)) in tensors.iter().enumerate() {
+        b.extend_from_slice(&(id as u32).to_be_bytes());
+        b.extend_from_slice(&[2, *dtype, shape.len() as u8]);
+        for d in *shape {
+            b.extend_from_slice(&d.to_be_bytes());
+        }
+    }
+    b.extend_from_slice(&(attrs.len() as u32).to_be_bytes());
+    b.extend_from_slice(attrs);
+    b
+}
+
+/// Absurd shapes in an op entry are rejected with an error, never an
+/// overflow: a tensor's non-zero dimensions multiply to at most 2^40
+/// (the same entries are rejected on chain, contracts/test/OpStepVerifier.t.sol).
+#[test]
+fn op_entries_with_absurd_shapes_are_rejected() {
+    use trace_vm::program::decode_op;
+    // map `neg` over one input: one instruction, input 0.
+    let neg = [0, 1, 0x09, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0];
+    let big = 1u64 << 40;
+    let ok = raw_entry(0x02, &[(1, &[big]), (1, &[big])], &neg);
+    assert!(decode_op(&ok).is_ok(), "2^40 elements are allowed");
+    let over = raw_entry(0x02, &[(1, &[big, 2]), (1, &[big, 2])], &neg);
+    let err = decode_op(&over).unwrap_err().to_string();
+    assert!(err.contains("more than 2^40 elements"), "{err}");
+    // A gather whose table rows would be 2^66 elements, hidden behind an
+    // empty dimension: without the bound its row length overflows.
+    let huge = 1u64 << 33;
+    let gather = raw_entry(
+        0x06,
+        &[
+            (1, &[1, huge, huge, 0]),
+            (4, &[1]),
+            (1, &[1, huge, huge, 0]),
+        ],
+        &[],
+    );
+    assert!(decode_op(&gather).is_err());
+    // An empty tensor: only its non-zero dimensions count.
+    let empty = raw_entry(0x02, &[(1, &[big / 8, 0, 7]), (1, &[big / 8, 0, 7])], &neg);
+    assert!(decode_op(&empty).is_ok());
+}

@@ -65,7 +65,9 @@ impl OneStep {
         let (pre_state, witness) = pre.split().ok_or("the pre state is malformed")?;
         let (post_state, rest) = post.split().ok_or("the post state is malformed")?;
         ensure!(rest.is_empty(), "the post state has trailing bytes");
-        let w = Witness::abi_decode(witness)
+        // Validated as Solidity's `abi.decode` does: a small integer with dirty
+        // high bytes is an error there, so it must be one here.
+        let w = Witness::abi_decode_validate(witness)
             .map_err(|e| format!("the witness does not decode: {e}"))?;
         let claim = Claim {
             weights_root: hash(&w.weightsRoot),

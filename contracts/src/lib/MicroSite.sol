@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
-import {need} from "./StepWitness.sol";
 import {OpEntry, OpEntryCodec} from "./OpEntryCodec.sol";
 
 /// @notice Where a step operand lives: tag 0 the constant `a`, 1 the result of step `a` of the same
-///         element, 2 word `b` of input `a`, 3 field `c` of quantized element `b` of input `a`.
+///         element, 2 word `b` of input `a`, 3 field `c` of quantized element `b` of input `a`, 4
+///         quantized element `b` of input `a` dequantized (docs/SPEC.md 6.3, `Deq`).
 struct Operand {
     uint8 tag;
     uint256 a;
@@ -28,6 +28,7 @@ library MicroSite {
     uint8 internal constant STEP = 1;
     uint8 internal constant ELEM = 2;
     uint8 internal constant FIELD = 3;
+    uint8 internal constant DEQUANT = 4;
     uint8 private constant ADD = 0x01;
     uint8 private constant MUL = 0x03;
     uint8 private constant FMA = 0x06;
@@ -85,9 +86,10 @@ library MicroSite {
         return s >= 8 ? st(s - 8) : k(init);
     }
 
-    /// @notice Step `s` of element `e` (`e < outLen`, `s < stepCount`, checked by the caller).
-    ///         `index` is the gather's index word (input 1, position e / row); unused by other ops.
-    function step(OpEntry memory o, uint256 e, uint256 s, uint32 index) internal pure returns (StepSpec memory) {
+    /// @notice Step `s` of element `e` (`e < outLen`, `s < stepCount`, checked by the caller). A gather's
+    ///         table operands are located for index word 0 (element `e mod row` of the table); the
+    ///         caller, who reads the index t, moves them t · row further.
+    function step(OpEntry memory o, uint256 e, uint256 s) internal pure returns (StepSpec memory) {
         uint8 c = o.opcode;
         uint256[] memory attr = o.attrs;
         if (c == OpEntryCodec.MATMUL) return dot(attr, e, s);
@@ -104,10 +106,7 @@ library MicroSite {
         if (c == OpEntryCodec.ARGMAX) return argmax(OpEntryCodec.last(o.inputs[0].shape), e, s);
         if (c == OpEntryCodec.DEQUANT) return programStep(o.prog, s, 0, e, FIELD, new uint256[](0));
         if (c == OpEntryCodec.GATHER) {
-            (uint256 row, uint256 vocab) = (attr[0], attr[1]);
-            int32 t = int32(index);
-            need(t >= 0 && uint256(uint32(t)) < vocab);
-            uint256 src = uint256(uint32(t)) * row + e % row;
+            uint256 src = e % attr[0];
             if (o.prog.length == 0) return copy(0, src);
             return programStep(o.prog, s, 0, src, FIELD, new uint256[](0));
         }
@@ -129,7 +128,9 @@ library MicroSite {
         (uint256 b, uint256 row, uint256 col) = (e / (m * n), (e / n) % m, e % n);
         uint256 ai = b * m * kk + (g[0] == 1 ? s * m + row : row * kk + s);
         uint256 bi = (b / group) * kk * n + (g[1] == 1 ? col * kk + s : s * n + col);
-        return spec(FMA, elem(0, ai), elem(1, bi), lanePrev(s, 0));
+        // A quantized B (g[6] = 1) is read in place: one operand, dequantized by the verifier.
+        Operand memory bOp = g[6] == 1 ? Operand(DEQUANT, 1, bi, 0) : elem(1, bi);
+        return spec(FMA, elem(0, ai), bOp, lanePrev(s, 0));
     }
 
     function argmax(uint256 len, uint256 e, uint256 s) private pure returns (StepSpec memory) {

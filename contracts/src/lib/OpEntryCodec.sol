@@ -14,7 +14,7 @@ struct TensorDecl {
 }
 
 /// @notice A decoded op entry with its micro-trace geometry (trace-vm `program::entry`):
-///         `attrs` the op's attributes as numbers (matmul: ta, tb; reduce: prim, axis; slice: axis,
+///         `attrs` the op's attributes as numbers (matmul: ta, tb, m, n, k, group, B quantized; reduce: prim, axis; slice: axis,
 ///         start, len; concat: axis; mask: rows, cols, offset, window; sample: seed, counter;
 ///         permute: the permutation), `prog` the element program of a map, dequant or quantized
 ///         gather (16 bytes per instruction).
@@ -48,6 +48,9 @@ library OpEntryCodec {
     /// @dev Steps of the lane tree of a reduction (trace-vm `kernels::TREE`).
     uint256 internal constant TREE = 7;
     uint256 internal constant SCAN_STEPS = 5;
+    /// @dev The most elements a tensor of an op entry may have, its empty dimensions left out
+    ///      (trace-vm `program::entry::MAX_ELEMENTS`): every product of its dimensions stays small.
+    uint256 internal constant MAX_ELEMENTS = 1 << 40;
 
     struct Reader {
         bytes b;
@@ -75,8 +78,12 @@ library OpEntryCodec {
         need(be != 0);
         uint256 rank = take(r, 1);
         t.shape = new uint256[](rank);
+        uint256 size = 1;
         for (uint256 d; d < rank; ++d) {
-            t.shape[d] = take(r, 8);
+            uint256 dim = take(r, 8);
+            t.shape[d] = dim;
+            if (dim != 0) size *= dim;
+            need(size <= MAX_ELEMENTS);
         }
     }
 
@@ -247,25 +254,36 @@ library OpEntryCodec {
 
     function inferMap(OpEntry memory o, Reader memory a) private pure returns (uint8, uint256[] memory out) {
         TensorDecl[] memory ins = o.inputs;
-        need(ins.length != 0);
+        need(ins.length != 0 && ins.length <= 4);
         uint256 count = take(a, 2);
         need(count != 0);
         uint256 start = a.pos;
-        for (uint256 k; k < count; ++k) {
-            uint256 prim = take(a, 1);
-            need(prim >= 0x01 && prim <= 0x13);
-            for (uint256 j; j < 3; ++j) {
-                uint256 tag = take(a, 1);
-                uint256 value = take(a, 4);
-                // An input beyond the op's inputs makes the reference panic; rejected here.
-                need((tag == 0 && value < ins.length) || tag == 1 || (tag == 2 && value < k));
-            }
-        }
-        bytes memory prog = new bytes(16 * count);
+        need(start + 16 * count <= a.end);
+        a.pos = start + 16 * count;
         bytes memory b = a.b;
+        bytes memory prog = new bytes(16 * count);
+        uint256 nIn = ins.length;
+        bool ok = true;
+        // Per instruction (16 bytes): the primitive (0x01..0x13), then three (u8 tag, u32 value)
+        // sources: an input the op has (tag 0), a constant (1) or an earlier step (2). An input
+        // beyond the op's inputs makes the reference panic; rejected here.
         assembly ("memory-safe") {
-            mcopy(add(prog, 32), add(add(b, 32), start), mul(16, count))
+            let src := add(add(b, 32), start)
+            for { let k := 0 } lt(k, count) { k := add(k, 1) } {
+                let w := mload(add(src, mul(16, k)))
+                let prim := byte(0, w)
+                if or(iszero(prim), gt(prim, 0x13)) { ok := 0 }
+                for { let j := 0 } lt(j, 3) { j := add(j, 1) } {
+                    let off := add(1, mul(5, j))
+                    let tag := byte(off, w)
+                    let value := and(shr(sub(216, mul(8, off)), w), 0xffffffff)
+                    let good := or(or(and(iszero(tag), lt(value, nIn)), eq(tag, 1)), and(eq(tag, 2), lt(value, k)))
+                    if iszero(good) { ok := 0 }
+                }
+            }
+            mcopy(add(prog, 32), src, mul(16, count))
         }
+        need(ok);
         o.prog = prog;
         uint256 rank;
         for (uint256 k; k < ins.length; ++k) {
@@ -291,7 +309,8 @@ library OpEntryCodec {
         uint256 f = take(a, 1);
         uint256[] memory sa = o.inputs[0].shape;
         uint256[] memory sb = o.inputs[1].shape;
-        need(o.inputs[0].dtype == TensorData.F32 && o.inputs[1].dtype == TensorData.F32);
+        uint8 bd = o.inputs[1].dtype;
+        need(o.inputs[0].dtype == TensorData.F32 && (bd == TensorData.F32 || TensorData.isQuant(bd)));
         need(sa.length >= 2 && sb.length >= 2);
         (uint256 ra, uint256 rb) = (sa.length, sb.length);
         bool ta = f & 1 != 0;
@@ -307,10 +326,13 @@ library OpEntryCodec {
             bbatch *= sb[d];
         }
         need(ka == kb && bbatch != 0 && batch % bbatch == 0);
-        // ta, tb, m, n, k, group
-        o.attrs = new uint256[](6);
-        (o.attrs[0], o.attrs[1], o.attrs[2], o.attrs[3], o.attrs[4], o.attrs[5]) =
-        (ta ? 1 : 0, tb ? 1 : 0, m, n, ka, batch / bbatch);
+        // A quantized B is a weight as GGUF stores it: [.., N, K] (tb), K whole blocks.
+        (uint256 be,) = TensorData.blockOf(bd);
+        need(bd == TensorData.F32 || (tb && ka % be == 0));
+        // ta, tb, m, n, k, group, B quantized
+        o.attrs = new uint256[](7);
+        (o.attrs[0], o.attrs[1], o.attrs[2], o.attrs[3], o.attrs[4], o.attrs[5], o.attrs[6]) =
+        (ta ? 1 : 0, tb ? 1 : 0, m, n, ka, batch / bbatch, bd == TensorData.F32 ? 0 : 1);
         out = new uint256[](ra);
         for (uint256 d; d + 2 < ra; ++d) {
             out[d] = sa[d];

@@ -2,6 +2,7 @@
 pragma solidity 0.8.37;
 
 import {TensorData} from "./TensorData.sol";
+import {Float32} from "./Float32.sol";
 
 /// @title QuantFields
 /// @notice The integer fields of an element of a quantized block and the element programs that
@@ -12,7 +13,33 @@ library QuantFields {
     /// @notice Field `f` (taken mod 5) of element `j` of `block` (whole, checked by the caller);
     ///         integer fields are i32 words, d and dmin f16 bit patterns.
     function field(uint8 dtype, bytes memory blk, uint256 j, uint256 f) internal pure returns (uint32) {
-        uint32[5] memory v;
+        return fields(dtype, blk, j)[f % MAX_FIELDS];
+    }
+
+    /// @notice Element `j` of `block` dequantized: the program of `dtype` (docs/SPEC.md 6.3.5) run on
+    ///         its fields, primitive by primitive in the program's order (a `Dequant` operand).
+    function dequant(uint8 dtype, bytes memory blk, uint256 j) internal pure returns (uint32) {
+        uint32[5] memory f = fields(dtype, blk, j);
+        uint32 d = Float32.exec(Float32.OP_F16_TO_F32, f[0], 0, 0);
+        if (dtype == TensorData.Q4_K) {
+            uint32 dmin = Float32.exec(Float32.OP_F16_TO_F32, f[1], 0, 0);
+            uint32 sc = Float32.exec(Float32.OP_I32_TO_F32, f[2], 0, 0);
+            uint32 m = Float32.exec(Float32.OP_I32_TO_F32, f[3], 0, 0);
+            uint32 q = Float32.exec(Float32.OP_I32_TO_F32, f[4], 0, 0);
+            uint32 dsc = Float32.mul(d, sc);
+            uint32 dm = Float32.mul(dmin, m);
+            return Float32.sub(Float32.mul(dsc, q), dm);
+        }
+        if (dtype == TensorData.Q6_K) {
+            uint32 sc = Float32.exec(Float32.OP_I32_TO_F32, f[1], 0, 0);
+            uint32 q = Float32.exec(Float32.OP_I32_TO_F32, f[2], 0, 0);
+            return Float32.mul(Float32.mul(d, sc), q);
+        }
+        return Float32.mul(d, Float32.exec(Float32.OP_I32_TO_F32, f[1], 0, 0));
+    }
+
+    /// @notice The fields of element `j` of `block` (trace-vm `quant::fields`); unused ones are 0.
+    function fields(uint8 dtype, bytes memory blk, uint256 j) internal pure returns (uint32[5] memory v) {
         if (dtype == TensorData.Q8_0) {
             v[0] = TensorData.halfLE(blk, 0);
             v[1] = uint32(int32(int8(uint8(blk[2 + j]))));
@@ -43,7 +70,6 @@ library QuantFields {
             v[1] = uint32(int32(int8(uint8(blk[192 + 8 * n + l / 16 + 2 * g]))));
             v[2] = uint32(int32(uint32(lo | (hi << 4))) - 32);
         }
-        return v[f % MAX_FIELDS];
     }
 
     /// @notice Q4_K's packed 6-bit (scale, min) of sub-block `j` (ggml `get_scale_min_k4`); the

@@ -40,6 +40,10 @@ pub struct OpEntry {
     pub site: Site,
 }
 
+/// The most elements a tensor of an op entry may have, its empty dimensions
+/// left out (SPEC.md 6.5); the on-chain decoder applies the same bound.
+pub const MAX_ELEMENTS: u64 = 1 << 40;
+
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
@@ -92,7 +96,18 @@ impl<'a> Reader<'a> {
         let dtype = DType::from_code(code)
             .ok_or_else(|| bad(format!("tensor {id} has unknown dtype code {code:#04x}")))?;
         let rank = self.u8()?;
-        let shape = (0..rank).map(|_| self.usize()).collect::<Result<_>>()?;
+        let shape: Vec<usize> = (0..rank).map(|_| self.usize()).collect::<Result<_>>()?;
+        // Bounding the product of the non-zero dimensions bounds every
+        // product of some of them (strides, batch counts, row lengths), so
+        // no geometry computed from the entry can overflow.
+        let size = shape.iter().filter(|&&d| d != 0).try_fold(1u64, |n, &d| {
+            n.checked_mul(d as u64).filter(|&n| n <= MAX_ELEMENTS)
+        });
+        if size.is_none() {
+            return Err(bad(format!(
+                "tensor {id} of shape {shape:?} has more than 2^40 elements (empty dimensions left out)"
+            )));
+        }
         Ok(TensorEntry {
             id,
             kind,
