@@ -188,14 +188,7 @@ fn kinds_trace() -> MachineTrace {
         .map(|&(d, shape)| quant(&mut r, d, shape, 0x2C00))
         .collect();
     let ids = Tensor::i32(&[2], &[1, 0]).unwrap();
-    MachineTrace::run(
-        kinds_program(),
-        weights,
-        vec![ids],
-        ([3; 32], [4; 32]),
-        None,
-    )
-    .unwrap()
+    MachineTrace::run(kinds_program(), weights, vec![ids], None).unwrap()
 }
 
 fn weights(r: &mut Rng) -> Vec<Tensor> {
@@ -217,13 +210,7 @@ fn weights(r: &mut Rng) -> Vec<Tensor> {
 fn trace(fault: Option<Fault>) -> MachineTrace {
     let mut r = Rng(0x5eed);
     let ids = Tensor::i32(&[TOKENS], &[3, 0, 4]).unwrap();
-    MachineTrace::run(
-        program(),
-        weights(&mut r),
-        vec![ids],
-        fault,
-    )
-    .unwrap()
+    MachineTrace::run(program(), weights(&mut r), vec![ids], fault).unwrap()
 }
 
 fn roots_for(t: &MachineTrace, path: &[u64]) -> Vec<Hash> {
@@ -700,7 +687,7 @@ fn a_claim_post_binds_its_input_and_output_to_the_trace() {
     // The trace of another input.
     let other = MachineTrace::run(
         program.clone(),
-        weights(&mut Rng(0x5eed), DType::Q8_0),
+        weights(&mut Rng(0x5eed)),
         vec![Tensor::i32(&[TOKENS], &[1, 1, 2]).unwrap()],
         None,
     )
@@ -776,7 +763,7 @@ fn encoded(tensors: &[(u32, Tensor)]) -> Vec<u8> {
 /// Valid encodings: the test program's input and output, each tensor of
 /// [`io_tensors`] alone, all of them, and the empty state.
 fn io_states() -> Vec<Vec<u8>> {
-    let t = trace_with(DType::F32, None);
+    let t = trace(None);
     let mut v = vec![t.post().input.clone(), t.post().output.clone()];
     let tensors = io_tensors(&mut Rng(21));
     v.extend(tensors.iter().map(|x| encoded(std::slice::from_ref(x))));
@@ -901,10 +888,7 @@ fn io_posts() -> Vec<(String, bisection::machine::ClaimPost)> {
         &generated,
         GEMMA_5_PLUS_4_SIZES.to_vec(),
     );
-    let program = (
-        "program".to_string(),
-        trace_with(DType::F32, None).post().clone(),
-    );
+    let program = ("program".to_string(), trace(None).post().clone());
     vec![minilm, gemma, program]
 }
 

@@ -10,7 +10,6 @@ use bisection::Error;
 use bisection::chain::{Player, Responder, play};
 use bisection::contracts::DeployConfig;
 use bisection::game::rules::{Action, Role};
-use bisection::game::view::Trace;
 use bisection::machine::{Fault, MachineTrace};
 use refute_e2e::Devnet;
 use trace_vm::format::models_dir;
