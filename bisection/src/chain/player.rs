@@ -85,8 +85,8 @@ impl Player {
     ) -> Result<Self> {
         let mirror = Mirror::open(responder.node(), game_id).await?;
         let vm = trace.vm().clone();
-        let context = trace.claim().hash();
-        if mirror.game().roots().first() != Some(&trace.claim().trace_root) {
+        let context = trace.disputed().hash();
+        if mirror.game().roots().first() != Some(&trace.disputed().trace_root) {
             return Err(Error::Unexpected {
                 on: Target::Game(game_id),
                 reason: "the game disputes another trace root than the trace's claim; call MachineTrace::dispute with the game's claim".into(),

@@ -315,6 +315,12 @@ impl MachineTrace {
         &self.post
     }
 
+    /// The claim being played: [`MachineTrace::claim`], or the one passed
+    /// to [`MachineTrace::dispute`].
+    pub fn disputed(&self) -> &Claim {
+        &self.claim
+    }
+
     /// Play the game on `claim` (a challenger disputes someone else's claim).
     pub fn dispute(&mut self, claim: &Claim) {
         self.claim = claim.clone();
