@@ -15,6 +15,7 @@ import {OpEntry, OpEntryCodec} from "./lib/OpEntryCodec.sol";
 import {Operand, StepSpec, MicroSite} from "./lib/MicroSite.sol";
 import {SiteWords} from "./lib/SiteWords.sol";
 import {OpEntryDecoder} from "./OpEntryDecoder.sol";
+import {StepOutOfGas} from "./lib/Errors.sol";
 
 /// @title OpStepVerifier
 /// @notice The one-step of a game over a real program (docs/SPEC.md 6.8): decides a step of a micro
@@ -67,9 +68,14 @@ contract OpStepVerifier is IStepVerifier {
         bytes calldata pre,
         bytes calldata post
     ) external view returns (bool) {
+        uint256 gasBefore = gasleft();
         try this.check(context, path, roots, pre, post) {
             return true;
         } catch {
+            // The check gets at most 63/64 of the gas left; if it ran out, what remains is under
+            // 1/64. Running out says nothing about the step: revert, so that the sender retries
+            // with more gas (and gas estimation finds enough), instead of losing the game.
+            if (gasleft() <= gasBefore / 64) revert StepOutOfGas();
             return false;
         }
     }

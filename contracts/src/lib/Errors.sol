@@ -111,3 +111,6 @@ error AgreedEntry();
 
 /// @notice A Merkle proof that does not verify (`which`: what it should have proven).
 error BadProof(string which);
+
+/// @notice A one-step check ran out of gas: no verdict; send the step again with more gas.
+error StepOutOfGas();
