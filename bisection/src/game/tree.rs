@@ -24,12 +24,15 @@ pub trait LeafSource: Send + Sync {
 /// one block of `2^BLOCK_LOG2` leaves.
 const BLOCK_LOG2: usize = 12;
 
+/// One block of a streamed tree: its index and its `levels[h]` for `h < BLOCK_LOG2`.
+type Block = (u64, Vec<Vec<Hash>>);
+
 /// The lower levels of a streamed tree: the source, and the last block asked for.
 #[derive(Clone)]
 struct Stream {
     source: Arc<dyn LeafSource>,
-    /// `(block index, levels[h] for h < BLOCK_LOG2)` of the last block rebuilt.
-    last: Arc<Mutex<Option<(u64, Vec<Vec<Hash>>)>>>,
+    /// The last block rebuilt.
+    last: Arc<Mutex<Option<Block>>>,
 }
 
 impl std::fmt::Debug for Stream {
@@ -165,7 +168,7 @@ impl Tree {
         if hi <= self.real {
             match self.levels.get(h).and_then(|l| l.get(index as usize)) {
                 Some(&hash) => hash,
-                None => self.from_block(h, index),
+                None => self.block_node(h, index),
             }
         } else if lo >= self.size {
             zero_hash(h)
@@ -179,7 +182,7 @@ impl Tree {
     /// A node below the block height of a streamed tree, from its block's
     /// leaves (the block last asked for is kept: a proof or a reveal asks
     /// for several nodes of one block).
-    fn from_block(&self, h: usize, index: u64) -> Hash {
+    fn block_node(&self, h: usize, index: u64) -> Hash {
         let Some(stream) = &self.stream else {
             unreachable!("a tree without a stream stores every complete node")
         };
