@@ -21,4 +21,4 @@ pub mod responder;
 pub use mirror::Mirror;
 pub use node::{Node, Retry, Sent};
 pub use player::{GameReport, GasStat, Player, Turn, play};
-pub use responder::{Responder, Settlement};
+pub use responder::{Posted, Responder, Settlement};

@@ -72,6 +72,10 @@ pub struct Node {
     sender: Address,
     contracts: ContractAddresses,
     retry: Retry,
+    /// Held from filling a transaction's nonce until the node accepted it:
+    /// the nonce filler reads the pending count, so two games of one account
+    /// sending at once would otherwise get the same nonce.
+    sending: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Node {
@@ -107,6 +111,7 @@ impl Node {
             sender,
             contracts,
             retry,
+            sending: Default::default(),
         })
     }
 
@@ -194,6 +199,7 @@ impl Node {
         .await?;
         // The state may change between simulation and sending (gas
         // estimation then reverts): still a rejection, not a transport error.
+        let sending = self.sending.lock().await;
         let pending = builder.send().await.map_err(|e| match Failure::from(e) {
             Failure::Revert(reason) => Error::Rejected { call, on, reason },
             Failure::Transport(reason) => Error::Transport {
@@ -203,6 +209,7 @@ impl Node {
                 reason,
             },
         })?;
+        drop(sending);
         let tx = *pending.tx_hash();
         let receipt: TransactionReceipt =
             pending.get_receipt().await.map_err(|e| Error::TxFailed {
@@ -223,6 +230,24 @@ impl Node {
         }
         tracing::info!(target: "refute::chain", call, %on, %tx, gas = receipt.gas_used, "transaction mined");
         Ok(Sent::of(&receipt))
+    }
+
+    /// The timestamp of the latest block: the time the contracts judge
+    /// clocks and windows by, not this machine's.
+    pub async fn latest_time(&self) -> Result<u64> {
+        let on = Target::Account(self.sender);
+        let provider = &self.provider;
+        self.read("eth_getBlockByNumber", on, || async {
+            provider
+                .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+                .await
+        })
+        .await?
+        .map(|b| b.header.timestamp)
+        .ok_or(Error::Unexpected {
+            on,
+            reason: "the node has no latest block".into(),
+        })
     }
 
     /// The credit `claims.withdraw` would pay this node's sender.

@@ -10,7 +10,7 @@ use super::mirror::Mirror;
 use super::node::Sent;
 use super::responder::{Responder, call_name};
 use crate::error::Target;
-use crate::game::rules::Role;
+use crate::game::rules::{Action, Role};
 use crate::game::strategy::{Honest, Strategy};
 use crate::game::view::Trace;
 use crate::machine::{MachineTrace, OneStep};
@@ -150,7 +150,7 @@ impl Player {
         let mut attempt = 0;
         let mut moved_before = None;
         loop {
-            self.mirror.sync(&node, &self.vm).await?;
+            self.sync(&node).await?;
             let game = self.mirror.game();
             if let Some(winner) = game.winner() {
                 return Ok(Turn::Over(winner));
@@ -164,10 +164,15 @@ impl Player {
                 self.gas.entry(name).or_default().add(sent.gas);
                 return Ok(Turn::Moved(name, sent));
             }
-            if game.to_move() != Some(self.role) {
-                return Ok(Turn::Waiting);
-            }
-            let Some(action) = self.strategy.act(game, self.role) else {
+            let action = if game.to_move() == Some(self.role) {
+                match self.strategy.act(game, self.role) {
+                    Some(action) => action,
+                    None => return Ok(Turn::Waiting),
+                }
+            } else if self.out_of_time(game.timeout_at()).await? {
+                // The other side let its clock run out: end the game.
+                Action::Timeout
+            } else {
                 return Ok(Turn::Waiting);
             };
             let name = call_name(&action);
@@ -187,6 +192,42 @@ impl Player {
                     tokio::time::sleep(wait).await;
                 }
                 Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// Brings the mirror up to date. A mirror that no longer matches the
+    /// chain (a reorg removed moves it had replayed) is rebuilt from the
+    /// game's creation, once.
+    async fn sync(&mut self, node: &super::Node) -> Result<()> {
+        match self.mirror.sync(node, &self.vm).await {
+            Err(Error::Diverged { game_id, field, .. }) => {
+                tracing::warn!(target: "refute::chain", game_id, field, "the game on chain is not the one replayed (a reorg?); replaying it again");
+                self.mirror = Mirror::open(node, game_id).await?;
+                self.mirror.sync(node, &self.vm).await
+            }
+            other => other,
+        }
+    }
+
+    /// Whether the chain's latest block is at or past `timeout_at` (the
+    /// contract judges a timeout by block time, not by this machine's clock).
+    async fn out_of_time(&self, timeout_at: Option<u64>) -> Result<bool> {
+        match timeout_at {
+            Some(at) => Ok(self.responder.node().latest_time().await? >= at),
+            None => Ok(false),
+        }
+    }
+
+    /// Plays this side to the end of the game: moves on its turns, ends the
+    /// game by timeout when the other side's clock runs out, and otherwise
+    /// waits `poll` between reads. The winner.
+    pub async fn play_out(&mut self, poll: std::time::Duration) -> Result<Role> {
+        loop {
+            match self.turn().await? {
+                Turn::Over(winner) => return Ok(winner),
+                Turn::Moved(..) => {}
+                Turn::Waiting => tokio::time::sleep(poll).await,
             }
         }
     }

@@ -5,7 +5,7 @@
 //! move back from a transaction's calldata, so a game's mirror replays
 //! exactly what was sent.
 
-use alloy::primitives::{B256, Bytes, U256};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::Provider;
 use alloy::sol_types::SolCall;
 use trace_vm::commit::Hash;
@@ -33,6 +33,15 @@ pub struct Settlement {
     pub paid: U256,
     /// The settling transaction.
     pub sent: Sent,
+}
+
+/// A claim read back from its posting transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posted {
+    /// The name the model was registered under.
+    pub model_name: String,
+    /// The claim with its input and output bytes and proofs.
+    pub post: ClaimPost,
 }
 
 /// Sends one account's transactions.
@@ -184,6 +193,126 @@ impl Responder {
             }
             Action::Timeout => self.node.transact(name, on, contract.timeout(id)).await,
         }
+    }
+
+    /// Claim `claim_id` as it was posted in transaction `tx`: its fields
+    /// (the model's weights root and program hash from the registry) with
+    /// the input and output bytes from the calldata. Fails with a reason when
+    /// the transaction is not a direct `postClaim` of that claim (a claim
+    /// posted through another contract carries its bytes elsewhere).
+    pub async fn posted(&self, claim_id: u64, tx: B256) -> Result<Posted> {
+        let on = Target::Claim(claim_id);
+        let provider = self.node.provider();
+        let sent = self
+            .node
+            .read("eth_getTransactionByHash", on, || async {
+                provider.get_transaction_by_hash(tx).await
+            })
+            .await?
+            .ok_or(Error::TxFailed {
+                call: "eth_getTransactionByHash",
+                on,
+                tx,
+                reason: "the node does not know the claim's transaction".into(),
+            })?;
+        let call = {
+            use alloy::consensus::Transaction as _;
+            Claims::postClaimCall::abi_decode(sent.input()).map_err(|e| Error::Unexpected {
+                on,
+                reason: format!(
+                    "transaction {tx} is not a direct Claims.postClaim call ({e}); its input bytes cannot be read"
+                ),
+            })?
+        };
+        let registry = self.node.registry();
+        let model = self
+            .node
+            .read("getModel", Target::Model(call.modelId), || async {
+                registry.getModel(call.modelId).call().await
+            })
+            .await?;
+        let post = ClaimPost::new(
+            Claim {
+                weights_root: model.weightsRoot.0,
+                arch_hash: model.archHash.0,
+                input_hash: [0; 32],
+                output_hash: [0; 32],
+                trace_root: call.traceRoot.0,
+                sizes: call.levelSizes,
+            },
+            call.input.to_vec(),
+            call.output.to_vec(),
+            hashes(&call.inputProof),
+            hashes(&call.outputProof),
+        );
+        if B256::from(post.claim.model_id()) != call.modelId {
+            return Err(Error::Unexpected {
+                on,
+                reason: format!(
+                    "the registry's model {} does not hash to its id",
+                    call.modelId
+                ),
+            });
+        }
+        Ok(Posted {
+            model_name: model.name,
+            post,
+        })
+    }
+
+    /// Every game opened against claim `claim_id`, with its challenger, in
+    /// the order they were opened (from the `Challenged` logs, so a challenge
+    /// sent just before a crash is found again and never sent twice).
+    pub async fn games_on(&self, claim_id: u64) -> Result<Vec<(u64, Address)>> {
+        use alloy::sol_types::SolEvent;
+        let on = Target::Claim(claim_id);
+        let filter = alloy::rpc::types::Filter::new()
+            .address(self.node.contracts().claims)
+            .event_signature(Claims::Challenged::SIGNATURE_HASH)
+            .topic1(B256::from(U256::from(claim_id)))
+            .from_block(0);
+        let provider = self.node.provider();
+        let logs = self
+            .node
+            .read("eth_getLogs", on, || async {
+                provider.get_logs(&filter).await
+            })
+            .await?;
+        logs.iter()
+            .filter_map(|log| log.log_decode::<Claims::Challenged>().ok())
+            .map(|e| {
+                let e = e.inner.data;
+                u64::try_from(e.gameId)
+                    .map(|id| (id, e.challenger))
+                    .map_err(|_| Error::Unexpected {
+                        on,
+                        reason: format!("game id {} does not fit 64 bits", e.gameId),
+                    })
+            })
+            .collect()
+    }
+
+    /// The smallest bond a claim or challenge may carry (`Claims.minBond`).
+    pub async fn min_bond(&self) -> Result<U256> {
+        let claims = self.node.claims();
+        self.node
+            .read("minBond", Target::Account(self.node.sender()), || async {
+                claims.minBond().call().await
+            })
+            .await
+    }
+
+    /// Whether game `game_id`'s stakes were paid out.
+    pub async fn is_settled(&self, game_id: u64) -> Result<bool> {
+        let claims = self.node.claims();
+        let id = U256::from(game_id);
+        let c = self
+            .node
+            .read("getChallenge", Target::Game(game_id), || async {
+                claims.getChallenge(id).call().await
+            })
+            .await?;
+        Ok(c.settled)
     }
 
     /// Registers `claim`'s model under `name` unless it is registered; its id.

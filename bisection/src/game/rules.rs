@@ -249,6 +249,17 @@ impl Game {
         self.clocks[role.slot()]
     }
 
+    /// The first time at which `timeout` ends the game: the side to move
+    /// has used up its clock. `None` once the game is over.
+    pub fn timeout_at(&self) -> Option<u64> {
+        let mover = self.to_move()?;
+        Some(
+            self.last_move
+                .saturating_add(self.clocks[mover.slot()])
+                .saturating_add(1),
+        )
+    }
+
     /// Moves made by `role`.
     pub fn moves(&self, role: Role) -> u32 {
         self.moves[role.slot()]
@@ -634,6 +645,11 @@ mod tests {
         );
         let timeout: Action<ToyState> = Action::Timeout;
         assert_eq!(
+            game.timeout_at(),
+            Some(131),
+            "the challenger's 100 s from 30"
+        );
+        assert_eq!(
             game.apply(&vm, Role::Defender, &timeout, 130),
             Err(RuleError::NotExpired {
                 role: Role::Challenger,
@@ -646,6 +662,7 @@ mod tests {
         );
         game.apply(&vm, Role::Defender, &timeout, 131).unwrap();
         assert_eq!(game.winner(), Some(Role::Defender));
+        assert_eq!(game.timeout_at(), None);
         assert_eq!(
             game.apply(&vm, Role::Defender, &timeout, 132),
             Err(RuleError::GameOver)

@@ -47,6 +47,8 @@ pub struct Fault {
 }
 
 /// A player's run of a program, answering for every list of the game.
+/// Cloning shares the program and the tensors.
+#[derive(Clone)]
 pub struct MachineTrace {
     program: Arc<Program>,
     /// Every tensor of the run by id: weights, inputs and values.
