@@ -103,6 +103,11 @@ impl Daemon {
         })
     }
 
+    /// The database (to read what was recorded once the daemon stopped).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Follows the chain, calling `report` after each step that did something.
     /// In [`Mode::Follow`], an RPC failure that outlived its retries is logged
     /// and tried again after the poll interval; in [`Mode::Once`] it is returned.

@@ -137,6 +137,9 @@ pub enum Error {
     /// A game-crate failure (deployment record).
     #[error(transparent)]
     Bisection(#[from] bisection::Error),
+    /// A provider could not run a prompt into a claim.
+    #[error("cannot answer the prompt: {0}")]
+    Provide(String),
     /// The re-execution stage failed on a claim.
     #[error("re-executing claim {claim}: {reason}")]
     Stage {

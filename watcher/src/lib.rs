@@ -7,6 +7,11 @@
 //! - [`follow`]: the chain follower (confirmations, pinned reads, reorgs, retries).
 //! - [`pool`]: the worker pool and the [`pool::Stage`] seam that re-executes
 //!   claims and plays games.
+//! - [`provider`]: a prompt run into the trace of a claim (and the cheats
+//!   of a dishonest provider, for demonstrations).
+//! - [`reexec`]: a claim re-executed from its model and calldata.
+//! - [`stage`]: the on-chain stage: challenges wrong claims, defends the
+//!   account's own, plays the games and claims the bonds.
 //! - [`metrics`]: the Prometheus endpoint.
 //! - [`models`]: the installed models by model id.
 //! - [`daemon`]: ties them together (`refute watch`).
@@ -19,6 +24,9 @@ pub mod follow;
 pub mod metrics;
 pub mod models;
 pub mod pool;
+pub mod provider;
+pub mod reexec;
+pub mod stage;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -3,8 +3,10 @@
 //!
 //! Every recorded claim gets a job in the database's work queue. A job checks
 //! the configured model subset, resolves the claim's model among the installed
-//! ones, and then either hands the claim to the [`Stage`] or, without one,
-//! marks it `to_reexecute` so that a watcher with a stage picks it up later.
+//! ones (by the weights root it was registered with: one model has a program
+//! per input shape, so a model id names weights and one program), and then
+//! either hands the claim to the [`Stage`] or, without one, marks it
+//! `to_reexecute` so that a watcher with a stage picks it up later.
 //! Jobs run concurrently on a `JoinSet`, at most `workers` at a time (a
 //! `Semaphore`); their results are written by the caller, the store's only
 //! writer.
@@ -27,9 +29,20 @@ use crate::{Error, Result};
 
 /// What the stage did with one claim.
 #[derive(Debug, Clone, PartialEq)]
+pub enum Handled {
+    /// Re-executed (and, on a mismatch, challenged and played).
+    Judged(Verdict),
+    /// Cannot be re-executed, for the reason given; left alone.
+    Skipped(String),
+}
+
+/// A re-executed claim.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
     /// Whether our trace root equals the claim's.
     pub matches: bool,
+    /// What happened, for the job's record (e.g. the game and its winner).
+    pub detail: String,
     /// Time spent re-executing.
     pub elapsed: Duration,
     /// Gas spent on transactions (challenge, moves, settlement, withdrawal).
@@ -39,7 +52,7 @@ pub struct Verdict {
 }
 
 /// A boxed future, so that the stage can be a trait object.
-pub type StageFuture<'a> = Pin<Box<dyn Future<Output = Result<Verdict>> + Send + 'a>>;
+pub type StageFuture<'a> = Pin<Box<dyn Future<Output = Result<Handled>> + Send + 'a>>;
 
 /// The re-execution, challenge and game-driving stage: THE seam the game
 /// client implements. The daemon calls it once per claim whose model is
@@ -47,7 +60,9 @@ pub type StageFuture<'a> = Pin<Box<dyn Future<Output = Result<Verdict>> + Send +
 /// `to_reexecute` and wait for a watcher that has a stage).
 pub trait Stage: Send + Sync {
     /// Re-executes `claim` with `model`, challenges it if our result differs,
-    /// plays the games that follows to the end and claims the bonds won.
+    /// plays the game that follows to the end and claims the bonds won. A
+    /// failure leaves the job waiting: it is handled again later, and must
+    /// pick up where it stopped (a challenge already sent is not repeated).
     fn handle<'a>(&'a self, claim: &'a ClaimRecord, model: &'a LocalModel) -> StageFuture<'a>;
 }
 
@@ -247,13 +262,13 @@ async fn run_job(shared: &Shared, claim: &ClaimRecord) -> Result<Outcome> {
             })
         })
         .await;
-    let Some(model) = index.get(&claim.model) else {
+    let Some(model) = claim.weights_root.and_then(|w| index.get(&w)) else {
         return Ok(outcome(
             JobState::ModelNotInstalled,
             format!(
-                "model {} is not installed in {}",
+                "no model installed in {} has model {}'s weights",
+                shared.models_dir.display(),
                 claim.model,
-                shared.models_dir.display()
             ),
         ));
     };
@@ -263,15 +278,20 @@ async fn run_job(shared: &Shared, claim: &ClaimRecord) -> Result<Outcome> {
             format!("model {}", model.name),
         ));
     };
-    let verdict = stage.handle(claim, model).await?;
-    Ok(Outcome {
-        state: if verdict.matches {
-            JobState::Agreed
-        } else {
-            JobState::Mismatch
+    Ok(match stage.handle(claim, model).await? {
+        Handled::Skipped(reason) => {
+            tracing::warn!(target: "refute::watch", claim = claim.id, model = %model.name, %reason, "claim skipped");
+            outcome(JobState::Skipped, reason)
+        }
+        Handled::Judged(verdict) => Outcome {
+            state: if verdict.matches {
+                JobState::Agreed
+            } else {
+                JobState::Mismatch
+            },
+            detail: format!("model {}: {}", model.name, verdict.detail),
+            verdict: Some(verdict),
         },
-        detail: format!("model {}", model.name),
-        verdict: Some(verdict),
     })
 }
 
@@ -283,8 +303,9 @@ mod tests {
     use alloy::primitives::{Address, U256};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// A stage that disagrees with claims whose trace root starts with 0xbad
-    /// and records how many claims it ran at once.
+    /// A stage that disagrees with claims whose trace root starts with 0xba,
+    /// skips those starting with 0x5c, and records how many claims it ran
+    /// at once.
     #[derive(Default)]
     struct Judge {
         running: AtomicUsize,
@@ -298,23 +319,43 @@ mod tests {
                 self.peak.fetch_max(now, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 self.running.fetch_sub(1, Ordering::SeqCst);
-                Ok(Verdict {
+                if claim.trace_root[0] == 0x5c {
+                    return Ok(Handled::Skipped("unrunnable".into()));
+                }
+                Ok(Handled::Judged(Verdict {
                     matches: claim.trace_root[0] != 0xba,
+                    detail: String::new(),
                     elapsed: Duration::from_millis(20),
                     gas_spent: 1_000,
                     bonds_claimed_wei: 0.0,
-                })
+                }))
             })
         }
     }
 
-    fn claim(id: u64, model: u8, root: u8) -> (Origin, Event) {
-        let origin = Origin {
+    fn origin(log_index: u64) -> Origin {
+        Origin {
             block: 1,
             block_hash: B256::repeat_byte(1),
-            log_index: id,
+            log_index,
             tx: B256::repeat_byte(2),
+        }
+    }
+
+    /// Model `0xm…` is registered with weights root `0xe…`, its low nibble.
+    fn model(m: u8) -> (Origin, Event) {
+        let event = Event::ModelRegistered {
+            id: B256::repeat_byte(m),
+            weights_root: B256::repeat_byte(0xe0 | (m & 0x0f)),
+            arch_hash: B256::ZERO,
+            name: format!("m{m:x}"),
+            registrant: Address::ZERO,
         };
+        (origin(100 + u64::from(m)), event)
+    }
+
+    fn claim(id: u64, model: u8, root: u8) -> (Origin, Event) {
+        let origin = origin(id);
         let event = Event::ClaimPosted {
             id,
             model: B256::repeat_byte(model),
@@ -339,12 +380,16 @@ mod tests {
         let mut store = Store::open(&dir.path().join("w.db"), &identity).unwrap();
         // Models 0xa1 (installed) and 0xa2 (not installed) are watched; 0xa3 is not.
         let events = vec![
+            model(0xa1),
+            model(0xa2),
+            model(0xa3),
             claim(0, 0xa1, 0x11),
             claim(1, 0xa1, 0xba),
             claim(2, 0xa1, 0x12),
             claim(3, 0xa1, 0x13),
             claim(4, 0xa2, 0x11),
             claim(5, 0xa3, 0x11),
+            claim(6, 0xa1, 0x5c),
         ];
         let range = Range {
             from: 1,
@@ -358,7 +403,8 @@ mod tests {
             name: "m".into(),
             path: "m".into(),
         };
-        let models = LocalModels::from_models([(B256::repeat_byte(0xa1), installed)]);
+        // Installed by weights root: model 0xa1's.
+        let models = LocalModels::from_models([(B256::repeat_byte(0xe1), installed)]);
         let filter = [0xa1, 0xa2].map(B256::repeat_byte).into_iter().collect();
         let judge = Arc::new(Judge::default());
         let mut pool = Pool::new(
@@ -369,7 +415,7 @@ mod tests {
             Some(judge.clone()),
         );
         let metrics = Metrics::new();
-        assert_eq!(pool.dispatch(&store).unwrap(), 6);
+        assert_eq!(pool.dispatch(&store).unwrap(), 7);
         // Running jobs are not started twice.
         assert_eq!(pool.dispatch(&store).unwrap(), 0);
         pool.drain(&store, &metrics).await.unwrap();
@@ -380,6 +426,7 @@ mod tests {
             ("mismatch", 1),
             ("model_not_installed", 1),
             ("ignored", 1),
+            ("skipped", 1),
         ];
         assert_eq!(
             jobs,

@@ -63,17 +63,20 @@ pub enum JobState {
     Agreed,
     /// Re-executed; the claim's trace root differs from ours.
     Mismatch,
+    /// Cannot be re-executed (the detail says why): left alone.
+    Skipped,
 }
 
 impl JobState {
     /// Every state, for gauges.
-    pub const ALL: [JobState; 6] = [
+    pub const ALL: [JobState; 7] = [
         JobState::Queued,
         JobState::Ignored,
         JobState::ModelNotInstalled,
         JobState::ToReexecute,
         JobState::Agreed,
         JobState::Mismatch,
+        JobState::Skipped,
     ];
 
     /// The name stored in the database and shown in metrics.
@@ -85,6 +88,7 @@ impl JobState {
             JobState::ToReexecute => "to_reexecute",
             JobState::Agreed => "agreed",
             JobState::Mismatch => "mismatch",
+            JobState::Skipped => "skipped",
         }
     }
 }
@@ -117,6 +121,9 @@ pub struct ClaimRecord {
     pub block_hash: B256,
     /// Its transaction (input and output are in its calldata).
     pub tx: B256,
+    /// Its model's weights root, from the registration (`None` if the
+    /// registration was not recorded).
+    pub weights_root: Option<B256>,
 }
 
 /// One processed block range, ready to be committed.
@@ -435,8 +442,9 @@ impl Store {
         let names: Vec<String> = states.iter().map(|s| format!("'{}'", s.name())).collect();
         let sql = format!(
             "SELECT c.id, c.model, c.input_hash, c.output_hash, c.trace_root, c.claimant,
-                    c.deadline, c.block, c.block_hash, c.tx
+                    c.deadline, c.block, c.block_hash, c.tx, m.weights_root
              FROM jobs j JOIN claims c ON c.id = j.claim AND c.block_hash = j.block_hash
+                  LEFT JOIN models m ON m.id = c.model
              WHERE j.state IN ({}) ORDER BY c.id LIMIT ?1",
             names.join(", ")
         );
@@ -454,8 +462,21 @@ impl Store {
                     block: r.get(7)?,
                     block_hash: b256(r.get(8)?),
                     tx: b256(r.get(9)?),
+                    weights_root: r.get::<_, Option<Vec<u8>>>(10)?.map(b256),
                 })
             })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// Every job: claim id, state and detail, by claim.
+    pub fn jobs(&self) -> Result<Vec<(u64, String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT claim, state, COALESCE(detail, '') FROM jobs ORDER BY claim")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .map_err(self.err())?;
         rows.collect::<Result<_, _>>().map_err(self.err())
     }
