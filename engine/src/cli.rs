@@ -45,7 +45,13 @@ enum Command {
     Model(cmd::model::ModelArgs),
     /// Run a model in the VM and show its trace commitment.
     Trace(cmd::trace::TraceArgs),
-    /// Follow the chain and record every claim, game and move (a monitor for now; see --help).
+    /// The whole system on the devnet: honest and cheating providers, a watcher, disputes.
+    Demo(cmd::demo::DemoArgs),
+    /// Run a model on a prompt and post the claim with a bond (--defend to defend it).
+    Claim(cmd::claim::ClaimArgs),
+    /// The provider's daemon: an HTTP API that answers and posts claims, and defends them.
+    Provide(cmd::provide::ProvideArgs),
+    /// Follow the chain: record, re-execute and challenge claims, play and defend games.
     Watch(cmd::watch::WatchArgs),
 }
 
@@ -58,6 +64,9 @@ impl Cli {
             Command::Vm(args) => args.run(),
             Command::Model(args) => args.run(&ctx),
             Command::Trace(args) => args.run(&ctx),
+            Command::Claim(args) => args.run(&ctx).await,
+            Command::Demo(args) => args.run(&ctx).await,
+            Command::Provide(args) => args.run(&ctx, self.global.deployment).await,
             Command::Watch(args) => args.run(&ctx, self.global.deployment).await,
         }
     }

@@ -63,6 +63,22 @@ pub enum Error {
         /// The error reported by the transport or node.
         reason: String,
     },
+    /// A command that sends transactions has no account.
+    #[error(
+        "{var} is not set: export the account's private key (0x-prefixed hex) in it; on the devnet, the funded development keys are listed in the node's log (<home>/devnet/anvil.log)"
+    )]
+    NoAccount {
+        /// The variable read.
+        var: &'static str,
+    },
+    /// The account key does not parse.
+    #[error("{var} does not hold a private key (0x-prefixed 32-byte hex): {reason}")]
+    BadAccountKey {
+        /// The variable read.
+        var: &'static str,
+        /// What the parser said (never the key).
+        reason: String,
+    },
     /// Reading a batch of VM operations failed.
     #[error(transparent)]
     Vm(#[from] trace_vm::Error),

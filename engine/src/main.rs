@@ -1,5 +1,6 @@
 //! The `refute` command: thin entry point; each subcommand lives in `cmd/`.
 
+mod account;
 mod cli;
 mod cmd;
 mod devnet;

@@ -1,12 +1,15 @@
 //! `refute watch`: follow the chain and record claims, games and moves.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::Args;
 use tokio::sync::watch;
 use watcher::config::{ConfigLayer, Defaults, Source, WatchConfig};
 use watcher::daemon::{Daemon, Mode};
 use watcher::follow::Step;
+use watcher::pool::Stage;
+use watcher::stage::ChainStage;
 
 use crate::error::Result;
 use crate::paths::Context;
@@ -15,15 +18,31 @@ use crate::paths::Context;
 /// which win over the `--config` file.
 #[derive(Debug, Args)]
 #[command(after_long_help = "\
-This version is a monitor: it records every claim, game and move of the \
-deployment in its database, with the metrics, and marks the claims whose \
-model is installed here as `to_reexecute`. It does not re-execute claims, \
-challenge them or play games yet.
+It records every claim, game and move of the deployment in its database, \
+with the metrics. With an account (REFUTE_WATCH_ACCOUNT_KEY) it also acts: \
+it re-executes every claim whose model is installed here, challenges the \
+wrong ones with the contract's minimum bond and plays their games to the \
+end, defends the games against the account's own claims and finalizes them, \
+and withdraws what it won. Without an account it only monitors: claims \
+whose model is installed are marked `to_reexecute`.
 
 Every flag has a config file key (the flag's name with underscores) and a \
 variable (REFUTE_WATCH_ and the key in capitals). The account key is read \
 from REFUTE_WATCH_ACCOUNT_KEY only and never logged.")]
 pub struct WatchArgs {
+    #[command(flatten)]
+    follow: FollowArgs,
+    /// Process up to the safe head, then exit (for tests and cron).
+    #[arg(long)]
+    once: bool,
+    /// One JSON object per processed range or reorg on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The follower's settings, shared by `refute watch` and `refute provide`.
+#[derive(Debug, Args)]
+pub struct FollowArgs {
     /// TOML file with the settings (keys as the flags, with underscores).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -57,23 +76,24 @@ pub struct WatchArgs {
     /// Attempts per RPC call before a step fails [default: 8].
     #[arg(long, value_name = "N")]
     rpc_max_retries: Option<u32>,
-    /// Process up to the safe head, then exit (for tests and cron).
-    #[arg(long)]
-    once: bool,
-    /// One JSON object per processed range or reorg on stdout.
-    #[arg(long)]
-    json: bool,
 }
 
-impl WatchArgs {
-    /// Runs the watcher until the safe head (`--once`), Ctrl-C or SIGTERM.
-    /// `deployment` is the global `--deployment`, when given.
-    pub async fn run(self, ctx: &Context, deployment: Option<PathBuf>) -> Result<()> {
+impl FollowArgs {
+    /// The settings: flags over `REFUTE_WATCH_*` variables over the file
+    /// over the defaults (`db` the default database file). The account key
+    /// is `account_key` when given, else `REFUTE_WATCH_ACCOUNT_KEY`.
+    pub fn config(
+        self,
+        ctx: &Context,
+        deployment: Option<PathBuf>,
+        db: PathBuf,
+        account_key: Option<String>,
+    ) -> Result<WatchConfig> {
         let file = match &self.config {
             Some(path) => ConfigLayer::from_file(path)?,
             None => ConfigLayer::default(),
         };
-        let (env, account_key) = ConfigLayer::from_env(std::env::vars())?;
+        let (env, env_key) = ConfigLayer::from_env(std::env::vars())?;
         let flags = ConfigLayer {
             rpc_url: self.rpc_url,
             deployment,
@@ -89,7 +109,7 @@ impl WatchArgs {
         };
         let defaults = Defaults {
             deployment: ctx.deployment.clone(),
-            db: ctx.home.join("watch.db"),
+            db,
             models_dir: crate::cmd::model::models_dir(ctx),
         };
         let config = WatchConfig::resolve(
@@ -99,18 +119,25 @@ impl WatchArgs {
                 (Source::Env, &env),
                 (Source::Flags, &flags),
             ],
-            account_key.as_deref(),
+            account_key.or(env_key).as_deref(),
         )?;
         tracing::debug!(target: "refute::watch", ?config, "settings");
+        Ok(config)
+    }
+}
 
-        let (stop, shutdown) = watch::channel(false);
-        tokio::spawn(async move {
-            wait_for_signal().await;
-            tracing::info!(target: "refute::watch", "stopping after the current block range");
-            let _ = stop.send(true);
-        });
-        // This build has no re-execution stage: the watcher monitors.
-        let mut daemon = Daemon::start(config, None).await?;
+impl WatchArgs {
+    /// Runs the watcher until the safe head (`--once`), Ctrl-C or SIGTERM.
+    /// `deployment` is the global `--deployment`, when given.
+    pub async fn run(self, ctx: &Context, deployment: Option<PathBuf>) -> Result<()> {
+        let db = ctx.home.join("watch.db");
+        let config = self.follow.config(ctx, deployment, db, None)?;
+        let shutdown = shutdown_on_signal();
+        // Without an account the watcher only monitors.
+        let stage = ChainStage::from_config(&config)
+            .await?
+            .map(|s| Arc::new(s) as Arc<dyn Stage>);
+        let mut daemon = Daemon::start(config, stage).await?;
         let mode = if self.once { Mode::Once } else { Mode::Follow };
         let json = self.json;
         daemon
@@ -118,6 +145,17 @@ impl WatchArgs {
             .await?;
         Ok(())
     }
+}
+
+/// A shutdown channel that turns true on Ctrl-C or SIGTERM.
+pub fn shutdown_on_signal() -> watch::Receiver<bool> {
+    let (stop, shutdown) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!(target: "refute::watch", "stopping after the current block range");
+        let _ = stop.send(true);
+    });
+    shutdown
 }
 
 /// Ctrl-C or SIGTERM, whichever comes first.
