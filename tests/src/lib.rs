@@ -250,3 +250,59 @@ async fn funded(
         .expect("anvil_setBalance");
     signer
 }
+
+/// The installed model `name`'s directory, or `None` after a loud message;
+/// under `CI=true` a missing model is a failure (CI installs them).
+pub fn installed_model(name: &str) -> Option<PathBuf> {
+    let dir = trace_vm::format::models_dir().join(name);
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    let msg = format!(
+        "model `{name}` is not installed in {}; run scripts/setup",
+        trace_vm::format::models_dir().display()
+    );
+    assert!(std::env::var("CI").map_or(true, |v| v != "true"), "{msg}");
+    eprintln!("\n*** SKIPPED: {msg} ***\n");
+    None
+}
+
+/// A background `refute` process, killed if a test leaves it running.
+pub struct Background(pub std::process::Child);
+
+impl Background {
+    /// Kills it at once (SIGKILL: no chance to clean up).
+    pub fn kill_9(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+
+    /// Waits for it to exit within `secs`; its exit status and stdout.
+    pub fn wait(mut self, secs: u64) -> (std::process::ExitStatus, String) {
+        use std::io::Read;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            if let Some(status) = self.0.try_wait().expect("the child can be waited on") {
+                let mut out = String::new();
+                if let Some(mut s) = self.0.stdout.take() {
+                    let _ = s.read_to_string(&mut out);
+                }
+                return (status, out);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "process {} did not exit within {secs} s",
+                self.0.id()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            self.kill_9();
+        }
+    }
+}

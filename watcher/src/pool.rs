@@ -37,7 +37,7 @@ pub enum Handled {
 }
 
 /// A re-executed claim.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Verdict {
     /// Whether our trace root equals the claim's.
     pub matches: bool,

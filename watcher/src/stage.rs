@@ -103,10 +103,8 @@ impl ChainStage {
         tracing::info!(target: "refute::watch", claim = claim.id, model = %model.name, matches, ours, ?elapsed, "re-executed");
         let mut verdict = Verdict {
             matches,
-            detail: String::new(),
             elapsed,
-            gas_spent: 0,
-            bonds_claimed_wei: 0.0,
+            ..Verdict::default()
         };
         verdict.detail = if ours && !matches {
             tracing::error!(target: "refute::watch", claim = claim.id, "our own claim differs from its re-execution; it cannot be defended");
@@ -171,20 +169,23 @@ impl ChainStage {
     /// with no game open, and withdraws what it won. Returns once the claim
     /// is finalized or rejected.
     pub async fn defend(&self, claim_id: u64, trace: MachineTrace) -> Result<Verdict> {
-        let err = |e: bisection::Error| stage_error(claim_id, e);
         let started = Instant::now();
-        let mut verdict = Verdict {
-            matches: true,
-            detail: String::new(),
-            elapsed: Duration::ZERO,
-            gas_spent: 0,
-            bonds_claimed_wei: 0.0,
-        };
+        let mut verdict = Verdict::default();
         let mut playing: JoinSet<(u64, Result<(Role, Verdict)>)> = JoinSet::new();
         let mut joined = Vec::new();
         let mut outcomes = Vec::new();
         loop {
-            for (game_id, _) in self.responder.games_on(claim_id).await.map_err(err)? {
+            // An RPC failure here is waited out, never a reason to stop
+            // defending: the claim's bond is at stake.
+            let games = match self.responder.games_on(claim_id).await {
+                Ok(games) => games,
+                Err(e) => {
+                    tracing::warn!(target: "refute::watch", claim = claim_id, error = %e, "cannot list the games; trying again");
+                    tokio::time::sleep(self.poll).await;
+                    continue;
+                }
+            };
+            for (game_id, _) in games {
                 if joined.contains(&game_id) {
                     continue;
                 }
@@ -192,13 +193,7 @@ impl ChainStage {
                 let stage = self.clone();
                 let trace = trace.clone();
                 playing.spawn(async move {
-                    let mut v = Verdict {
-                        matches: true,
-                        detail: String::new(),
-                        elapsed: Duration::ZERO,
-                        gas_spent: 0,
-                        bonds_claimed_wei: 0.0,
-                    };
+                    let mut v = Verdict::default();
                     let played = stage
                         .play(claim_id, game_id, Role::Defender, trace, &mut v)
                         .await;
@@ -226,21 +221,28 @@ impl ChainStage {
                     }
                 }
             }
-            let (status, deadline, now) = self.claim_status(claim_id).await?;
-            if status != PENDING {
+            let (status, deadline, now) = match self.claim_status(claim_id).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(target: "refute::watch", claim = claim_id, error = %e, "cannot read the claim; trying again");
+                    tokio::time::sleep(self.poll).await;
+                    continue;
+                }
+            };
+            // Over once the claim is settled and every game on it played.
+            if status != PENDING && playing.is_empty() {
                 break;
             }
-            if playing.is_empty() && now > deadline {
+            if status == PENDING && playing.is_empty() && now > deadline {
                 match self.responder.finalize(claim_id).await {
                     Ok(sent) => {
                         verdict.gas_spent += sent.gas;
                         tracing::info!(target: "refute::watch", claim = claim_id, tx = %sent.tx, "finalized");
                     }
                     // A game opened in the meantime: defend it first.
-                    Err(bisection::Error::Rejected { reason, .. }) => {
-                        tracing::info!(target: "refute::watch", claim = claim_id, %reason, "not finalized yet");
+                    Err(e) => {
+                        tracing::info!(target: "refute::watch", claim = claim_id, error = %e, "not finalized yet");
                     }
-                    Err(e) => return Err(err(e)),
                 }
                 continue;
             }

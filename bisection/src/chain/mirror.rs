@@ -108,6 +108,14 @@ impl Mirror {
     /// contract's verifier must.
     pub async fn sync(&mut self, node: &Node, vm: &OneStep) -> Result<()> {
         let on = Target::Game(self.game_id);
+        let provider = node.provider();
+        // The logs and the state are read at one block, so a move landing
+        // between the two reads cannot make them disagree.
+        let head = node
+            .read("eth_blockNumber", on, || async {
+                provider.get_block_number().await
+            })
+            .await?;
         let filter = Filter::new()
             .address(node.contracts().dispute_game)
             .event_signature(vec![
@@ -117,8 +125,8 @@ impl Mirror {
                 DisputeGame::GameResolved::SIGNATURE_HASH,
             ])
             .topic1(B256::from(U256::from(self.game_id)))
-            .from_block(self.created_block);
-        let provider = node.provider();
+            .from_block(self.created_block)
+            .to_block(head);
         let logs = node
             .read("eth_getLogs", on, || async {
                 provider.get_logs(&filter).await
@@ -174,17 +182,17 @@ impl Mirror {
             self.applied += 1;
             self.last_tx = Some(tx);
         }
-        self.check(node).await
+        self.check(node, head).await
     }
 
-    /// Compares the mirror with the contract's view of the game.
-    async fn check(&self, node: &Node) -> Result<()> {
+    /// Compares the mirror with the contract's view of the game at `block`.
+    async fn check(&self, node: &Node, block: u64) -> Result<()> {
         let on = Target::Game(self.game_id);
         let contract = node.game();
         let id = U256::from(self.game_id);
         let v = node
             .read("getGame", on, || async {
-                contract.getGame(id).call().await
+                contract.getGame(id).block(block.into()).call().await
             })
             .await?;
         let g = &self.game;

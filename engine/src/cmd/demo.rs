@@ -242,7 +242,7 @@ impl DemoArgs {
             let bond = p.responder.min_bond().await?;
             let (claim_id, sent) = p.responder.post_claim(&answer.post, bond).await?;
             say(
-                &self,
+                self,
                 &format!(
                     "{:>13} provider {} posted claim {claim_id}: trace root {}",
                     p.role,
@@ -299,7 +299,7 @@ impl DemoArgs {
                     .await
                     .map_err(|e| rpc("evm_mine", deployment, e))?;
                 say(
-                    &self,
+                    self,
                     &format!(
                         "devnet clock moved {}s forward, past the challenge window",
                         window + 1
@@ -340,7 +340,7 @@ impl DemoArgs {
             }
             let after = balance(&chain, deployment, p.responder.node().sender()).await?;
             say(
-                &self,
+                self,
                 &format!(
                     "claim {claim_id} ({} provider): {} after {:.1}s",
                     p.role,
