@@ -47,6 +47,8 @@ enum Command {
     Trace(cmd::trace::TraceArgs),
     /// Follow the chain and record every claim, game and move (a monitor for now; see --help).
     Watch(cmd::watch::WatchArgs),
+    /// Dispute games: list them, show one's position, replay one move by move, export one.
+    Dispute(cmd::dispute::DisputeArgs),
 }
 
 impl Cli {
@@ -59,6 +61,7 @@ impl Cli {
             Command::Model(args) => args.run(&ctx),
             Command::Trace(args) => args.run(&ctx),
             Command::Watch(args) => args.run(&ctx, self.global.deployment).await,
+            Command::Dispute(args) => args.run(&ctx).await,
         }
     }
 }

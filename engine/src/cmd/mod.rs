@@ -1,6 +1,7 @@
 //! One module per subcommand: `XxxArgs` (clap) plus its `run()`.
 
 pub mod devnet;
+pub mod dispute;
 pub mod model;
 pub mod trace;
 pub mod vm;
