@@ -213,6 +213,8 @@ pub enum Target {
     Game(u64),
     /// The sender's own account (withdrawals).
     Account(alloy::primitives::Address),
+    /// The contract at this address (reads over all its claims or games).
+    Contract(alloy::primitives::Address),
 }
 
 impl std::fmt::Display for Target {
@@ -222,6 +224,7 @@ impl std::fmt::Display for Target {
             Self::Claim(id) => write!(f, "claim {id}"),
             Self::Game(id) => write!(f, "game {id}"),
             Self::Account(a) => write!(f, "account {a}"),
+            Self::Contract(a) => write!(f, "contract {a}"),
         }
     }
 }

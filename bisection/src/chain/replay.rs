@@ -340,7 +340,15 @@ async fn claim_record(node: &Node, claim_id: u64) -> Result<ClaimRecord> {
         trace_root: e.traceRoot,
         sizes: e.levelSizes,
         bond: e.bond,
-        tx: log.transaction_hash.unwrap_or_default(),
+        tx: tx_of(on, &log)?,
+    })
+}
+
+/// The transaction that emitted `log`.
+fn tx_of(on: Target, log: &Log) -> Result<TxHash> {
+    log.transaction_hash.ok_or(Error::Unexpected {
+        on,
+        reason: "an event without a transaction hash".into(),
     })
 }
 
@@ -418,7 +426,7 @@ pub async fn export(node: &Node, game_id: u64) -> Result<GameExport> {
             .await?;
     let settlement = match settled.into_iter().next() {
         Some((e, log)) => {
-            let tx = log.transaction_hash.unwrap_or_default();
+            let tx = tx_of(on, &log)?;
             Some(SettlementRecord {
                 gas: gas_of(node, on, tx).await?,
                 tx,
@@ -445,7 +453,7 @@ pub async fn export(node: &Node, game_id: u64) -> Result<GameExport> {
         defender: view.defender,
         challenger: view.challenger,
         challenger_bond: challenge.bond,
-        challenge_tx: log.transaction_hash.unwrap_or_default(),
+        challenge_tx: tx_of(on, &log)?,
         arity_log2: params.arity_log2,
         clock: params.clock,
         created_block,
@@ -1009,7 +1017,7 @@ pub async fn position(node: &Node, game_id: u64) -> Result<Position> {
 /// Every game opened through the deployment's `Claims` (only those on
 /// claim `claim` when given), oldest first.
 pub async fn list(node: &Node, claim: Option<u64>) -> Result<Vec<Position>> {
-    let on = claim.map_or(Target::Account(node.contracts().claims), Target::Claim);
+    let on = claim.map_or(Target::Contract(node.contracts().claims), Target::Claim);
     let challenged =
         events::<Claims::Challenged>(node, on, node.contracts().claims, claim, None).await?;
     let mut games = Vec::new();

@@ -462,12 +462,13 @@ fn print_replay(r: &Replay) {
         None => println!("Result: not over; contract: {}", r.state),
     }
     println!(
-        "  moves     defender {}, challenger {}",
+        "  moves     defender {}, challenger {} (the contract counts the same)",
         r.moves_per_side[0], r.moves_per_side[1]
     );
     for (call, g) in &r.gas {
+        let moves = if g.count == 1 { "move" } else { "moves" };
         println!(
-            "  gas {call:<7} {} moves, {} in all, at most {}",
+            "  gas {call:<7} {} {moves}, {} in all, at most {}",
             g.count, g.total, g.max
         );
     }
