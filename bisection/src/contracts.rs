@@ -59,7 +59,8 @@ mod bindings {
 }
 
 pub use bindings::{
-    Claims, DisputeGame, ModelRegistry, OpEntryDecoder, OpStepVerifier, PrimitiveStepVerifier,
+    Claims, DisputeGame, IDisputeGame, ModelRegistry, OpEntryDecoder, OpStepVerifier,
+    PrimitiveStepVerifier,
 };
 
 /// Settings fixed when the contracts are deployed.

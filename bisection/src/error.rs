@@ -132,6 +132,66 @@ pub enum Error {
         /// The contract's value.
         chain: String,
     },
+    /// No game with this id on the deployment.
+    #[error(
+        "game {game_id} does not exist on this deployment (it has {count} games, ids from 0); `refute dispute list` shows them"
+    )]
+    UnknownGame {
+        /// The id asked for.
+        game_id: u64,
+        /// Games on the deployment.
+        count: u64,
+    },
+    /// A dispute export could not be read.
+    #[error(
+        "cannot read dispute export {path}: {source}; write one with `refute dispute export ID > FILE`"
+    )]
+    ExportRead {
+        /// The file.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// A file that is not a dispute export.
+    #[error(
+        "{path} is not a dispute export ({reason}); write one with `refute dispute export ID > FILE`"
+    )]
+    NotAnExport {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An export of a game from another deployment than the one in use.
+    #[error(
+        "{path} is an export of game {game_id} from {found}, not from the deployment in {record} ({expected}); pass --deployment with the record it came from, or --any-deployment to replay it anyway"
+    )]
+    ForeignExport {
+        /// The file.
+        path: PathBuf,
+        /// Its game.
+        game_id: u64,
+        /// Its chain and game contract.
+        found: String,
+        /// The deployment record in use.
+        record: PathBuf,
+        /// That record's chain and game contract.
+        expected: String,
+    },
+    /// A recorded move that cannot be replayed.
+    #[error(
+        "game {game_id}, move {number} (transaction {tx}): {reason}; the export was altered, or the deployed DisputeGame and the client follow different rules"
+    )]
+    BadMove {
+        /// The game.
+        game_id: u64,
+        /// The move, from 1.
+        number: usize,
+        /// Its transaction.
+        tx: alloy::primitives::TxHash,
+        /// Why.
+        reason: String,
+    },
     /// A game, claim or event is not what the client expected.
     #[error("{on}: {reason}")]
     Unexpected {
@@ -153,6 +213,8 @@ pub enum Target {
     Game(u64),
     /// The sender's own account (withdrawals).
     Account(alloy::primitives::Address),
+    /// The contract at this address (reads over all its claims or games).
+    Contract(alloy::primitives::Address),
 }
 
 impl std::fmt::Display for Target {
@@ -162,6 +224,7 @@ impl std::fmt::Display for Target {
             Self::Claim(id) => write!(f, "claim {id}"),
             Self::Game(id) => write!(f, "game {id}"),
             Self::Account(a) => write!(f, "account {a}"),
+            Self::Contract(a) => write!(f, "contract {a}"),
         }
     }
 }

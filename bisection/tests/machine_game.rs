@@ -386,6 +386,43 @@ fn the_honest_side_wins_against_a_lie_at_any_micro_step() {
     }
 }
 
+#[test]
+fn explain_names_the_faulted_step_and_the_flipped_bit() {
+    let p = program();
+    let mut r = Rng(7);
+    for _ in 0..6 {
+        let fault = committed_fault(&p, &mut r);
+        let layer = p
+            .layers()
+            .iter()
+            .position(|l| l.ops.contains(&fault.op))
+            .unwrap();
+        let node = &p.ops()[fault.op];
+        let descs: Vec<_> = node
+            .inputs
+            .iter()
+            .map(|&t| (p.tensor(t).dtype, p.tensor(t).shape.as_slice()))
+            .collect();
+        let steps = trace_vm::ops::micro::Site::new(&node.op, &descs)
+            .unwrap()
+            .step_count() as u64;
+        let j = (fault.op - p.layers()[layer].ops.start + 1) as u64;
+        let path = [layer as u64 + 1, j, 1 + fault.element * steps + fault.step];
+        for (t, lies) in [(trace(Some(fault)), true), (trace(None), false)] {
+            let post = &t.list(&path[..2])[path[2] as usize];
+            let (trail, verdict) =
+                t.vm()
+                    .explain(&path, &roots_for(&t, &path[..2]), &t.step_pre(&path), post);
+            assert_eq!(verdict.is_err(), lies, "{fault:?} at {path:?}: {verdict:?}");
+            assert_eq!(trail.op.map(|(o, _)| o), Some(fault.op as u64));
+            let x = trail.primitive.expect("a primitive step");
+            assert_eq!((x.element, x.step), (fault.element, fault.step));
+            let flipped = if lies { fault.xor } else { 0 };
+            assert_eq!(x.claimed.map(|c| c ^ x.result), Some(flipped), "{x:?}");
+        }
+    }
+}
+
 /// Where the differential vectors for the contract's verifier live (read by
 /// `contracts/test/OpStepVerifier.t.sol`).
 const VECTORS: &str = concat!(

@@ -53,6 +53,8 @@ enum Command {
     Provide(cmd::provide::ProvideArgs),
     /// Follow the chain: record, re-execute and challenge claims, play and defend games.
     Watch(cmd::watch::WatchArgs),
+    /// Dispute games: list them, show one's position, replay one move by move, export one.
+    Dispute(cmd::dispute::DisputeArgs),
 }
 
 impl Cli {
@@ -68,6 +70,7 @@ impl Cli {
             Command::Demo(args) => args.run(&ctx).await,
             Command::Provide(args) => args.run(&ctx, self.global.deployment).await,
             Command::Watch(args) => args.run(&ctx, self.global.deployment).await,
+            Command::Dispute(args) => args.run(&ctx).await,
         }
     }
 }

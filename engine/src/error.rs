@@ -79,6 +79,18 @@ pub enum Error {
         /// What the parser said (never the key).
         reason: String,
     },
+    /// A dispute export holds another game than the one asked for.
+    #[error(
+        "{path} is an export of game {found}, not of game {asked}; run `refute dispute replay {found} --from {path}`"
+    )]
+    ExportGame {
+        /// The file.
+        path: PathBuf,
+        /// The game it holds.
+        found: u64,
+        /// The game asked for.
+        asked: u64,
+    },
     /// Reading a batch of VM operations failed.
     #[error(transparent)]
     Vm(#[from] trace_vm::Error),

@@ -3,6 +3,8 @@
 //! The tests drive the real `refute` binary against a real Anvil node, each in
 //! its own state directory and on its own port, so they can run in parallel.
 
+pub mod dispute;
+
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

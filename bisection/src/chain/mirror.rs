@@ -7,7 +7,7 @@
 //! and is an error rather than a guess.
 
 use alloy::consensus::Transaction as _;
-use alloy::primitives::{B256, TxHash, U256};
+use alloy::primitives::{Address, B256, Bytes, TxHash, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
@@ -16,8 +16,8 @@ use super::node::Node;
 use super::responder::action_of_call;
 use crate::contracts::DisputeGame;
 use crate::error::Target;
-use crate::game::rules::{Action, Game, Params, Phase, Role};
-use crate::machine::OneStep;
+use crate::game::rules::{Action, Game, Params, Phase, Role, RuleError};
+use crate::machine::{OneStep, State};
 use crate::{Error, Result};
 
 /// The local mirror of one on-chain game.
@@ -27,7 +27,9 @@ pub struct Mirror {
     game: Game,
     /// Block of the game's creation: its moves are searched from there.
     created_block: u64,
-    /// Moves replayed so far.
+    /// Timestamp of that block: the game's clocks start there.
+    created_time: u64,
+    /// Moves (transactions) replayed so far.
     applied: usize,
     last_tx: Option<TxHash>,
 }
@@ -83,6 +85,7 @@ impl Mirror {
             game_id,
             game: Game::new(params, view.sizes.clone(), root.0, start),
             created_block,
+            created_time: start,
             applied: 0,
             last_tx: None,
         })
@@ -98,6 +101,11 @@ impl Mirror {
         self.game_id
     }
 
+    /// The block that created the game, and its timestamp.
+    pub fn created(&self) -> (u64, u64) {
+        (self.created_block, self.created_time)
+    }
+
     /// The transaction of the last move replayed.
     pub fn last_tx(&self) -> Option<TxHash> {
         self.last_tx
@@ -108,79 +116,25 @@ impl Mirror {
     /// contract's verifier must.
     pub async fn sync(&mut self, node: &Node, vm: &OneStep) -> Result<()> {
         let on = Target::Game(self.game_id);
-        let provider = node.provider();
-        // The logs and the state are read at one block, so a move landing
+        // The moves and the state are read at one block, so a move landing
         // between the two reads cannot make them disagree.
-        let head = node
-            .read("eth_blockNumber", on, || async {
-                provider.get_block_number().await
-            })
-            .await?;
-        let filter = Filter::new()
-            .address(node.contracts().dispute_game)
-            .event_signature(vec![
-                DisputeGame::Revealed::SIGNATURE_HASH,
-                DisputeGame::Picked::SIGNATURE_HASH,
-                DisputeGame::Expanded::SIGNATURE_HASH,
-                DisputeGame::GameResolved::SIGNATURE_HASH,
-            ])
-            .topic1(B256::from(U256::from(self.game_id)))
-            .from_block(self.created_block)
-            .to_block(head);
-        let logs = node
-            .read("eth_getLogs", on, || async {
-                provider.get_logs(&filter).await
-            })
-            .await?;
-        for log in logs.iter().skip(self.applied) {
-            let tx = log.transaction_hash.ok_or(Error::Unexpected {
-                on,
-                reason: "a move's event has no transaction hash".into(),
-            })?;
-            // One move per transaction: an expansion logs `Expanded`, then
-            // the `Revealed` of its first children.
-            if self.last_tx == Some(tx) {
-                self.applied += 1;
-                continue;
-            }
-            let sent = node
-                .read("eth_getTransactionByHash", on, || async {
-                    provider.get_transaction_by_hash(tx).await
-                })
-                .await?
-                .ok_or(Error::TxFailed {
-                    call: "eth_getTransactionByHash",
-                    on,
-                    tx,
-                    reason: "the node does not know a transaction it logged".into(),
-                })?;
-            let action = action_of_call(sent.input()).ok_or(Error::TxFailed {
+        let head = latest_block(node, on).await?;
+        let moves = move_txs(node, self.game_id, self.created_block, head, self.applied).await?;
+        for m in moves {
+            let action = action_of_call(&m.calldata).ok_or(Error::TxFailed {
                 call: "replay",
                 on,
-                tx,
+                tx: m.tx,
                 reason: "not a direct DisputeGame move (calls through other contracts cannot be replayed)".into(),
             })?;
-            let now = block_time(node, on, log).await?;
-            let mover = self.game.to_move().ok_or(Error::Diverged {
+            apply_chain_move(&mut self.game, vm, &action, m.time).map_err(|e| Error::Diverged {
                 game_id: self.game_id,
-                field: "phase",
-                local: "over".into(),
-                chain: format!("a move in transaction {tx}"),
+                field: "a move",
+                local: format!("rejected: {e}"),
+                chain: format!("accepted in transaction {}", m.tx),
             })?;
-            let who = match action {
-                Action::Timeout => mover.other(),
-                _ => mover,
-            };
-            self.game
-                .apply(vm, who, &action, now)
-                .map_err(|e| Error::Diverged {
-                    game_id: self.game_id,
-                    field: "a move",
-                    local: format!("rejected: {e}"),
-                    chain: format!("accepted in transaction {tx}"),
-                })?;
             self.applied += 1;
-            self.last_tx = Some(tx);
+            self.last_tx = Some(m.tx);
         }
         self.check(node, head).await
     }
@@ -243,6 +197,113 @@ impl Mirror {
         }
         Ok(())
     }
+}
+
+/// A move of a game as the chain holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveTx {
+    /// The transaction.
+    pub tx: TxHash,
+    /// Its block.
+    pub block: u64,
+    /// The block's timestamp (the time the rules apply the move at).
+    pub time: u64,
+    /// Who sent it.
+    pub from: Address,
+    /// Its calldata ([`action_of_call`] reads the move back).
+    pub calldata: Bytes,
+}
+
+/// The number of the node's latest block.
+pub(crate) async fn latest_block(node: &Node, on: Target) -> Result<u64> {
+    let provider = node.provider();
+    node.read("eth_blockNumber", on, || async {
+        provider.get_block_number().await
+    })
+    .await
+}
+
+/// The moves of game `game_id` mined from block `from_block` to `to_block`, in order,
+/// after the first `skip`: one per transaction that logged a move event (an
+/// expansion logs `Expanded`, then the `Revealed` of its first children).
+pub async fn move_txs(
+    node: &Node,
+    game_id: u64,
+    from_block: u64,
+    to_block: u64,
+    skip: usize,
+) -> Result<Vec<MoveTx>> {
+    let on = Target::Game(game_id);
+    let filter = Filter::new()
+        .address(node.contracts().dispute_game)
+        .event_signature(vec![
+            DisputeGame::Revealed::SIGNATURE_HASH,
+            DisputeGame::Picked::SIGNATURE_HASH,
+            DisputeGame::Expanded::SIGNATURE_HASH,
+            DisputeGame::GameResolved::SIGNATURE_HASH,
+        ])
+        .topic1(B256::from(U256::from(game_id)))
+        .from_block(from_block)
+        .to_block(to_block);
+    let provider = node.provider();
+    let logs = node
+        .read("eth_getLogs", on, || async {
+            provider.get_logs(&filter).await
+        })
+        .await?;
+    let mut seen: Vec<(TxHash, &alloy::rpc::types::Log)> = Vec::new();
+    for log in &logs {
+        let tx = log.transaction_hash.ok_or(Error::Unexpected {
+            on,
+            reason: "a move's event has no transaction hash".into(),
+        })?;
+        if seen.last().is_none_or(|(last, _)| *last != tx) {
+            seen.push((tx, log));
+        }
+    }
+    let mut moves = Vec::new();
+    for (tx, log) in seen.into_iter().skip(skip) {
+        let sent = node
+            .read("eth_getTransactionByHash", on, || async {
+                provider.get_transaction_by_hash(tx).await
+            })
+            .await?
+            .ok_or(Error::TxFailed {
+                call: "eth_getTransactionByHash",
+                on,
+                tx,
+                reason: "the node does not know a transaction it logged".into(),
+            })?;
+        moves.push(MoveTx {
+            tx,
+            block: log.block_number.ok_or(Error::Unexpected {
+                on,
+                reason: format!("the event of move {tx} has no block number"),
+            })?,
+            time: block_time(node, on, log).await?,
+            from: sent.inner.signer(),
+            calldata: sent.input().clone(),
+        });
+    }
+    Ok(moves)
+}
+
+/// Applies a move read from the chain to `game` at `now`: the side to move
+/// made it, except a timeout, which anyone sends for the other side. The
+/// side the move counts for.
+pub fn apply_chain_move(
+    game: &mut Game,
+    vm: &OneStep,
+    action: &Action<State>,
+    now: u64,
+) -> std::result::Result<Role, RuleError> {
+    let mover = game.to_move().ok_or(RuleError::GameOver)?;
+    let who = match action {
+        Action::Timeout => mover.other(),
+        _ => mover,
+    };
+    game.apply(vm, who, action, now)?;
+    Ok(who)
 }
 
 /// The timestamp of the block holding `log`.

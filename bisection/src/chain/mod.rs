@@ -11,14 +11,17 @@
 //!   ways), and the claim's life-cycle (register, post, challenge, settle,
 //!   finalize, withdraw);
 //! - [`mirror`]: a game's state read from the chain into the pure model;
-//! - [`player`]: a side of a game, and [`play`] that runs a game between two.
+//! - [`player`]: a side of a game, and [`play`] that runs a game between two;
+//! - [`replay`]: the games of a deployment, one game's position, and a game
+//!   rebuilt move by move from the chain or an export, for people to read.
 
 pub mod mirror;
 pub mod node;
 pub mod player;
+pub mod replay;
 pub mod responder;
 
-pub use mirror::Mirror;
+pub use mirror::{Mirror, MoveTx};
 pub use node::{Node, Retry, Sent};
 pub use player::{GameReport, GasStat, Player, Turn, play};
 pub use responder::{Posted, Responder, Settlement};

@@ -95,12 +95,7 @@ impl Node {
         contracts: ContractAddresses,
         retry: Retry,
     ) -> Result<Self> {
-        let url = rpc_url.parse().map_err(|e| Error::Transport {
-            call: "connect",
-            on: Target::Account(signer.address()),
-            attempts: 0,
-            reason: format!("{rpc_url} is not a URL: {e}"),
-        })?;
+        let url = parse_url(rpc_url, signer.address())?;
         let sender = signer.address();
         let provider = ProviderBuilder::new()
             .wallet(signer)
@@ -109,6 +104,20 @@ impl Node {
         Ok(Self {
             provider,
             sender,
+            contracts,
+            retry,
+            sending: Default::default(),
+        })
+    }
+
+    /// A node that only reads the deployment at `rpc_url` (no account: its
+    /// sender is the zero address, and a transaction it sends is refused).
+    pub fn read_only(rpc_url: &str, contracts: ContractAddresses, retry: Retry) -> Result<Self> {
+        Ok(Self {
+            provider: ProviderBuilder::new()
+                .connect_http(parse_url(rpc_url, Address::ZERO)?)
+                .erased(),
+            sender: Address::ZERO,
             contracts,
             retry,
             sending: Default::default(),
@@ -258,6 +267,16 @@ impl Node {
         })
         .await
     }
+}
+
+/// The endpoint `rpc_url`, for `account`'s node.
+fn parse_url(rpc_url: &str, account: Address) -> Result<alloy::transports::http::reqwest::Url> {
+    rpc_url.parse().map_err(|e| Error::Transport {
+        call: "connect",
+        on: Target::Account(account),
+        attempts: 0,
+        reason: format!("{rpc_url} is not a URL: {e}"),
+    })
 }
 
 /// A failed call, sorted: a revert (decoded) or a transport problem.

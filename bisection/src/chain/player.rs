@@ -17,7 +17,7 @@ use crate::machine::{MachineTrace, OneStep};
 use crate::{Error, Result};
 
 /// Gas of one kind of move.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct GasStat {
     /// Moves of this kind.
     pub count: u32,
@@ -28,7 +28,7 @@ pub struct GasStat {
 }
 
 impl GasStat {
-    fn add(&mut self, gas: u64) {
+    pub(crate) fn add(&mut self, gas: u64) {
         self.merge(&Self {
             count: 1,
             total: gas,

@@ -8,7 +8,8 @@ use trace_vm::commit::merkle::{depth_for, merkle_root, root_from_path};
 use super::view::Vm;
 
 /// The two sides of one game.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     /// The claimant, defending its trace.
     Defender,
@@ -186,6 +187,16 @@ impl Game {
             last_move: now,
             moves: [0; 2],
         }
+    }
+
+    /// List size of each level.
+    pub fn sizes(&self) -> &[u64] {
+        &self.sizes
+    }
+
+    /// The deployment's parameters.
+    pub fn params(&self) -> Params {
+        self.params
     }
 
     /// What the game waits for.

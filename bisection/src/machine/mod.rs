@@ -17,5 +17,5 @@ mod witness;
 pub use io::{ClaimPost, MAX_NUMEL, MAX_RANK, Malformed, decode_state, encode_state, state_root};
 pub use lists::{Fault, MachineTrace, level_sizes, play_dispute};
 pub use state::State;
-pub use verify::{OneStep, Reject};
+pub use verify::{Executed, OneStep, Reject, StepKind, Trail};
 pub use witness::{Claim, Witness};

@@ -4,12 +4,12 @@
 //! verifier accepts and rejects exactly the same steps.
 
 use alloy::sol_types::SolValue;
-use trace_vm::arith::{Arith, Eval, Reference};
+use trace_vm::arith::{Arith, Eval, Prim, Reference};
 use trace_vm::commit::merkle::{depth_for, list_root_from, root_from_path};
 use trace_vm::commit::tensor::leaf_count;
 use trace_vm::commit::{DType, Hash, LEAF_SIZE, MerkleAccumulator, TensorHeader, bound, keccak256};
-use trace_vm::ops::Operand;
 use trace_vm::ops::quant;
+use trace_vm::ops::{OpKind, Operand};
 use trace_vm::program::{OpEntry, PROGRAM_TAG, TensorKind, decode_op};
 
 use super::state::{OutAcc, Parsed, State, step_word};
@@ -25,6 +25,53 @@ macro_rules! ensure {
             return Err(format!($($msg)+));
         }
     };
+}
+
+/// What the verifier read and computed while deciding a step, as far as it
+/// got: enough to explain a verdict to someone who has not seen the code.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Trail {
+    /// What kind of step it is, once the verifier knew.
+    pub kind: Option<StepKind>,
+    /// The layer's first op and op count (from the witness's layer leaf).
+    pub layer_ops: Option<(u32, u32)>,
+    /// The op run by an op step: its program index and kind.
+    pub op: Option<(u64, OpKind)>,
+    /// The primitive the step ran, when it ran one.
+    pub primitive: Option<Executed>,
+}
+
+/// The kinds of step of a level-2 list (docs/SPEC.md 6.8, "Transitions").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepKind {
+    /// One primitive step of one output element of an op.
+    Primitive,
+    /// The op's last step: its finished output's bound root.
+    OutputRoot,
+    /// A step of assembling the layer's output state from tensor roots.
+    Assembly,
+    /// A step inside the padding of a list: the post repeats the pre.
+    Padding,
+}
+
+/// One primitive step re-executed by the verifier.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Executed {
+    /// Output element of the op.
+    pub element: u64,
+    /// Step of that element.
+    pub step: u64,
+    /// The primitive.
+    pub prim: Prim,
+    /// Its operands' values (as many as its arity).
+    pub operands: Vec<u32>,
+    /// The result the reference arithmetic computes.
+    pub result: u32,
+    /// The result the post state commits to, when it can be read back: it
+    /// is the last step word of the post state's frontier when that word
+    /// is a subtree of its own (an odd step count), else it is found among
+    /// the reference result and its one-bit flips; `None` otherwise.
+    pub claimed: Option<u32>,
 }
 
 /// The verifier of one claim's game: the claim hash and level sizes.
@@ -52,6 +99,33 @@ impl OneStep {
         roots: &[Hash],
         pre: &State,
         post: &State,
+    ) -> Result<(), Reject> {
+        self.decide(path, roots, pre, post, &mut Trail::default())
+    }
+
+    /// [`OneStep::check`], with what the verifier read and computed on the way.
+    pub fn explain(
+        &self,
+        path: &[u64],
+        roots: &[Hash],
+        pre: &State,
+        post: &State,
+    ) -> (Trail, Result<(), Reject>) {
+        let mut trail = Trail::default();
+        let verdict = self.decide(path, roots, pre, post, &mut trail);
+        if let Some(x) = &mut trail.primitive {
+            x.claimed = claimed_result(x, pre, post);
+        }
+        (trail, verdict)
+    }
+
+    fn decide(
+        &self,
+        path: &[u64],
+        roots: &[Hash],
+        pre: &State,
+        post: &State,
+        trail: &mut Trail,
     ) -> Result<(), Reject> {
         ensure!(
             path.len() == 3 && roots.len() == 3,
@@ -96,6 +170,7 @@ impl OneStep {
             path,
         };
         cx.check_layer()?;
+        trail.layer_ops = Some((w.firstOp, w.opCount));
         let (j, t) = (path[1], path[2]);
         let n_ops = u64::from(w.opCount);
         let pre_root = match pre_state {
@@ -103,11 +178,13 @@ impl OneStep {
             _ => None,
         };
         let expected = if j > n_ops + 1 {
+            trail.kind = Some(StepKind::Padding);
             Expected::Same
         } else if j == n_ops + 1 {
+            trail.kind = Some(StepKind::Assembly);
             cx.assembly(t, pre_state)?
         } else {
-            cx.op_step(t, pre_state)?
+            cx.op_step(t, pre_state, trail)?
         };
         match expected {
             Expected::Same => ensure!(
@@ -249,7 +326,7 @@ impl Context<'_> {
         Ok(Expected::State(State::assembly(m, &entries)))
     }
 
-    fn op_step(&self, t: u64, pre: Parsed) -> Result<Expected, Reject> {
+    fn op_step(&self, t: u64, pre: Parsed, trail: &mut Trail) -> Result<Expected, Reject> {
         let w = self.w;
         let o = u64::from(w.firstOp) + self.path[1] - 1;
         ensure!(
@@ -259,9 +336,11 @@ impl Context<'_> {
             "op {o}'s entry is not in the program"
         );
         let entry = decode_op(&w.opEntry).map_err(|e| e.to_string())?;
+        trail.op = Some((o, entry.kind));
         let (n, s_count) = (entry.site.out_len() as u64, entry.site.step_count() as u64);
         let total = n.checked_mul(s_count).ok_or("the op has too many steps")?;
         if t > total + 1 {
+            trail.kind = Some(StepKind::Padding);
             return Ok(Expected::Same);
         }
         let mut ops = Operands::new(self, &entry);
@@ -292,6 +371,7 @@ impl Context<'_> {
             Ok(acc)
         };
         if t == total + 1 {
+            trail.kind = Some(StepKind::OutputRoot);
             let acc = if n == 0 {
                 OutAcc::new()
             } else {
@@ -301,6 +381,7 @@ impl Context<'_> {
             let root = header.tensor_root(&acc.data_root());
             return Ok(Expected::State(State::root(bound(entry.output.id, &root))));
         }
+        trail.kind = Some(StepKind::Primitive);
         let (e, s) = ((t - 1) / s_count, (t - 1) % s_count);
         let (out_acc, mut steps) = match (e, s) {
             (0, 0) => (OutAcc::new().hash(), MerkleAccumulator::new()),
@@ -338,9 +419,54 @@ impl Context<'_> {
                 Operand::Dequant { input, index } => ops.dequant(input as usize, index)?,
             };
         }
-        steps.push(step_word(Reference.eval(spec.prim, args)));
+        let result = Reference.eval(spec.prim, args);
+        trail.primitive = Some(Executed {
+            element: e,
+            step: s,
+            prim: spec.prim,
+            operands: args[..spec.prim.arity()].to_vec(),
+            result,
+            claimed: None,
+        });
+        steps.push(step_word(result));
         Ok(Expected::State(State::micro(e, s, &out_acc, &steps)))
     }
+}
+
+/// The result `post` commits to for the step `x` ran (see [`Executed::claimed`]).
+fn claimed_result(x: &Executed, pre: &State, post: &State) -> Option<u32> {
+    let Some((
+        Parsed::Micro {
+            e,
+            s,
+            out_acc,
+            steps,
+        },
+        _,
+    )) = post.split()
+    else {
+        return None;
+    };
+    if (e, s) != (x.element, x.step) {
+        return None;
+    }
+    let word = |w: Hash| u32::try_from(alloy::primitives::U256::from_be_bytes(w)).ok();
+    if steps.len() % 2 == 1 {
+        return steps.frontier().last().copied().and_then(word);
+    }
+    // Step 0 starts an empty list; a later step extends the pre state's.
+    let before = match pre.split() {
+        _ if s == 0 => MerkleAccumulator::new(),
+        Some((Parsed::Micro { steps, .. }, _)) => steps,
+        _ => return None,
+    };
+    std::iter::once(x.result)
+        .chain((0..32).map(|b| x.result ^ (1 << b)))
+        .find(|&r| {
+            let mut acc = before.clone();
+            acc.push(step_word(r));
+            State::micro(e, s, &out_acc, &acc) == *post
+        })
 }
 
 fn dims(shape: &[usize]) -> Vec<u64> {

@@ -204,6 +204,7 @@ fn find_anvil(ctx: &Context, flag: Option<PathBuf>) -> Result<PathBuf> {
         })
 }
 
-fn to_json(value: &impl serde::Serialize) -> String {
+/// `value` as pretty JSON (the `--json` output of the chain commands).
+pub(crate) fn to_json(value: &impl serde::Serialize) -> String {
     serde_json::to_string_pretty(value).expect("plain data serializes")
 }

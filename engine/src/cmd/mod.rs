@@ -3,6 +3,7 @@
 pub mod claim;
 pub mod demo;
 pub mod devnet;
+pub mod dispute;
 pub mod model;
 pub mod provide;
 pub mod trace;

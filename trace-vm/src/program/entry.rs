@@ -32,6 +32,8 @@ pub struct OpEntry {
     pub index: u32,
     /// Its layer.
     pub layer: u32,
+    /// What kind of op it is.
+    pub kind: OpKind,
     /// Input tensors, in the op's input order.
     pub inputs: Vec<TensorEntry>,
     /// The output tensor.
@@ -252,6 +254,7 @@ pub fn decode_op(bytes: &[u8]) -> Result<OpEntry> {
     Ok(OpEntry {
         index,
         layer,
+        kind,
         inputs,
         output,
         site,
