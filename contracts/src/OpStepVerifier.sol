@@ -11,8 +11,8 @@ import {Parsed, MachineState} from "./lib/MachineState.sol";
 import {Accum, OutAcc} from "./lib/OutAcc.sol";
 import {TensorData} from "./lib/TensorData.sol";
 import {QuantFields} from "./lib/QuantFields.sol";
-import {OpEntry, OpEntryCodec} from "./lib/OpEntryCodec.sol";
-import {Operand, StepSpec, MicroSite} from "./lib/MicroSite.sol";
+import {OpEntryCodec} from "./lib/OpEntryCodec.sol";
+import {MicroSite} from "./lib/MicroSite.sol";
 import {SiteWords} from "./lib/SiteWords.sol";
 import {OpEntryDecoder} from "./OpEntryDecoder.sol";
 import {StepOutOfGas} from "./lib/Errors.sol";
@@ -47,7 +47,8 @@ contract OpStepVerifier is IStepVerifier {
         bytes32[] roots;
         uint64[] path;
         Ops ops;
-        OpEntry entry;
+        /// @dev The decoder's words (`SiteWords`) for the op entry and the step.
+        uint256[] site;
     }
 
     constructor(OpEntryDecoder decoder_) {
@@ -177,16 +178,17 @@ contract OpStepVerifier is IStepVerifier {
         Witness memory w = cx.w;
         uint256 o = uint256(w.firstOp) + cx.path[1] - 1;
         need(w.opProof.index == o && ListProofs.proves(w.opProof, w.program[1], keccak256(w.opEntry)));
-        (OpEntry memory entry, StepSpec memory spec) = SiteWords.unpack(decoder.site(w.opEntry, t));
-        cx.entry = entry;
-        cx.ops.roots = new bytes32[](entry.inputs.length);
-        (uint256 n, uint256 sCount) = (entry.outLen, entry.stepCount);
+        uint256[] memory sw = site(w.opEntry, t);
+        cx.site = sw;
+        cx.ops.roots = new bytes32[](SiteWords.at(sw, SiteWords.INPUTS));
+        (uint256 n, uint256 sCount) = (SiteWords.at(sw, SiteWords.OUT_LEN), SiteWords.at(sw, SiteWords.STEP_COUNT));
         uint256 total = n * sCount;
         if (t > total + 1) return (true, "");
         if (t == total + 1) {
             Accum memory acc = n == 0 ? OutAcc.empty() : append(cx, pre, n);
-            bytes32 root = TensorData.tensorRoot(entry.output.dtype, entry.output.shape, OutAcc.dataRoot(acc));
-            return (false, MachineState.root(TensorData.bound(entry.output.id, root)));
+            (uint32 id,, uint8 dtype, uint256[] memory shape) = SiteWords.decl(sw, SiteWords.at(sw, SiteWords.OUTPUT));
+            bytes32 root = TensorData.tensorRoot(dtype, shape, OutAcc.dataRoot(acc));
+            return (false, MachineState.root(TensorData.bound(id, root)));
         }
         (uint256 e, uint256 s) = ((t - 1) / sCount, (t - 1) % sCount);
         bytes32 outAcc;
@@ -199,32 +201,59 @@ contract OpStepVerifier is IStepVerifier {
         }
         // Only gather reads a word (its index) to locate its operands: the decoder placed them at
         // index word 0, row t of the table is t · row further.
-        if (entry.opcode == OpEntryCodec.GATHER) {
-            (uint256 row, uint256 vocab) = (entry.attrs[0], entry.attrs[1]);
+        uint256 shift;
+        if (SiteWords.at(sw, SiteWords.OPCODE) == OpEntryCodec.GATHER) {
+            (uint256 row, uint256 vocab) = (SiteWords.at(sw, SiteWords.ATTR0), SiteWords.at(sw, SiteWords.ATTR1));
             // The index is an i32: a set sign bit is a negative row.
             uint256 index = word(cx, 1, e / row);
             need(index < 1 << 31 && index < vocab);
-            for (uint256 k; k < spec.arity; ++k) {
-                Operand memory src = spec.srcs[k];
-                if (src.tag == MicroSite.ELEM || src.tag == MicroSite.FIELD) src.b += index * row;
-            }
+            shift = index * row;
         }
         uint32[3] memory args;
-        for (uint256 k; k < spec.arity; ++k) {
-            Operand memory src = spec.srcs[k];
-            if (src.tag == MicroSite.CONST) args[k] = uint32(src.a);
-            else if (src.tag == MicroSite.STEP) args[k] = stepResult(cx, steps, src.a);
-            else if (src.tag == MicroSite.ELEM) args[k] = word(cx, src.a, src.b);
-            else if (src.tag == MicroSite.FIELD) args[k] = field(cx, src.a, src.b, src.c);
-            else args[k] = dequant(cx, src.a, src.b);
+        uint256 arity = SiteWords.at(sw, SiteWords.ARITY);
+        for (uint256 k; k < arity; ++k) {
+            uint256 at = SiteWords.SRCS + 4 * k;
+            uint256 tag = SiteWords.at(sw, at);
+            (uint256 a, uint256 b) = (SiteWords.at(sw, at + 1), SiteWords.at(sw, at + 2));
+            if (tag == MicroSite.CONST) args[k] = uint32(a);
+            else if (tag == MicroSite.STEP) args[k] = stepResult(cx, steps, a);
+            else if (tag == MicroSite.ELEM) args[k] = word(cx, a, b + shift);
+            else if (tag == MicroSite.FIELD) args[k] = field(cx, a, b + shift, SiteWords.at(sw, at + 3));
+            else args[k] = dequant(cx, a, b);
         }
-        uint32 result = Float32.exec(spec.prim, args[0], args[1], args[2]);
+        uint32 result = Float32.exec(uint8(SiteWords.at(sw, SiteWords.PRIM)), args[0], args[1], args[2]);
         return (false, MachineState.micro(e, s, outAcc, Frontier.push(steps, bytes32(uint256(result)))));
+    }
+
+    /// @notice The decoder's words for `entry` and step `t` (`OpEntryDecoder.site`), by a plain static
+    ///         call: the entry is copied once into the call's input, the result once out of its return.
+    function site(bytes memory entry, uint256 t) private view returns (uint256[] memory w) {
+        address d = address(decoder);
+        bytes4 selector = OpEntryDecoder.site.selector;
+        bool ok;
+        assembly ("memory-safe") {
+            let len := mload(entry)
+            let p := mload(0x40)
+            mstore(p, selector)
+            mstore(add(p, 0x04), 0x40)
+            mstore(add(p, 0x24), t)
+            mstore(add(p, 0x44), len)
+            mcopy(add(p, 0x64), add(entry, 0x20), len)
+            ok := staticcall(gas(), d, p, add(0x64, len), 0, 0)
+            if ok {
+                // The return is `0x20 ‖ length ‖ words`: the array without its offset word.
+                let size := sub(returndatasize(), 0x20)
+                returndatacopy(p, 0x20, size)
+                w := p
+                mstore(0x40, add(p, size))
+            }
+        }
+        need(ok);
     }
 
     /// @notice out_acc after element e − 1 (step S − 1 of the pre state's list) is appended.
     function append(Ctx memory cx, Parsed memory pre, uint256 e) private pure returns (Accum memory acc) {
-        uint256 sCount = cx.entry.stepCount;
+        uint256 sCount = SiteWords.at(cx.site, SiteWords.STEP_COUNT);
         need(pre.kind == MachineState.MICRO && uint256(pre.e) + 1 == e && uint256(pre.s) + 1 == sCount);
         bool ok;
         (ok, acc) = OutAcc.decode(cx.w.outAcc);
@@ -237,18 +266,18 @@ contract OpStepVerifier is IStepVerifier {
         if (root != bytes32(0)) return root;
         need(q < cx.w.tensors.length);
         TensorRef memory r = cx.w.tensors[q];
-        need(r.id == cx.entry.inputs[q].id);
-        root = tensorRoot(cx, r, cx.entry.inputs[q].kind);
+        (uint32 id, uint8 kind,,) = SiteWords.input(cx.site, q);
+        need(r.id == id);
+        root = tensorRoot(cx, r, kind);
         need(root != bytes32(0));
         cx.ops.roots[q] = root;
     }
 
     /// @notice Bytes `start .. start + len` of input `q`, from the next proven leaves.
     function readBytes(Ctx memory cx, uint256 q, uint256 start, uint256 len) private pure returns (bytes memory out) {
-        need(q < cx.entry.inputs.length);
+        need(q < SiteWords.at(cx.site, SiteWords.INPUTS));
         bytes32 root = inputRoot(cx, q);
-        uint8 dtype = cx.entry.inputs[q].dtype;
-        uint256[] memory shape = cx.entry.inputs[q].shape;
+        (,, uint8 dtype, uint256[] memory shape) = SiteWords.input(cx.site, q);
         (bool ok, uint256 nbytes) = TensorData.byteLen(dtype, shape);
         need(ok && start + len <= nbytes);
         uint256 l = TensorData.LEAF_SIZE;
@@ -287,8 +316,8 @@ contract OpStepVerifier is IStepVerifier {
         pure
         returns (uint8 dtype, bytes memory blk, uint256 j)
     {
-        need(q < cx.entry.inputs.length);
-        dtype = cx.entry.inputs[q].dtype;
+        need(q < SiteWords.at(cx.site, SiteWords.INPUTS));
+        (,, dtype,) = SiteWords.input(cx.site, q);
         (uint256 be, uint256 bb) = TensorData.blockOf(dtype);
         blk = readBytes(cx, q, index / be * bb, bb);
         j = index % be;
