@@ -4,7 +4,7 @@ pragma solidity 0.8.37;
 import {IStepVerifier} from "./interfaces/IStepVerifier.sol";
 import {Merkle} from "./lib/Merkle.sol";
 import {Float32} from "./lib/Float32.sol";
-import {Witness, TensorRef, Leaves, need} from "./lib/StepWitness.sol";
+import {Witness, TensorRef, Leaves, need, witnessAt} from "./lib/StepWitness.sol";
 import {ListProofs} from "./lib/ListProofs.sol";
 import {Acc, Frontier} from "./lib/Frontier.sol";
 import {Parsed, MachineState} from "./lib/MachineState.sol";
@@ -43,7 +43,8 @@ contract OpStepVerifier is IStepVerifier {
 
     /// @notice What one step is checked against.
     struct Ctx {
-        Witness w;
+        /// @dev Where the witness lies in calldata (`witnessAt`), read in place.
+        uint256 w;
         bytes32[] roots;
         uint64[] path;
         Ops ops;
@@ -97,14 +98,19 @@ contract OpStepVerifier is IStepVerifier {
         (bool okPost, Parsed memory postState) = MachineState.parse(post);
         need(okPre && okPost && postState.end == post.length);
         Ctx memory cx;
-        cx.w = abi.decode(pre[preState.end:], (Witness));
+        Witness calldata w = witnessAt(pre[preState.end:]);
+        uint256 at;
+        assembly ("memory-safe") {
+            at := w
+        }
+        cx.w = at;
         cx.roots = roots;
         cx.path = path;
-        checkClaim(cx.w, context, roots[0]);
+        checkClaim(w, context, roots[0]);
         checkLayer(cx);
         uint256 j = path[1];
         uint256 t = path[2];
-        uint256 nOps = cx.w.opCount;
+        uint256 nOps = w.opCount;
         bool same = true;
         bytes memory expected;
         if (j == nOps + 1) (same, expected) = assembly_(cx, t, preState);
@@ -116,7 +122,7 @@ contract OpStepVerifier is IStepVerifier {
         }
     }
 
-    function checkClaim(Witness memory w, bytes32 context, bytes32 traceRoot) private pure {
+    function checkClaim(Witness calldata w, bytes32 context, bytes32 traceRoot) private pure {
         bytes32 sizesHash = keccak256(abi.encodePacked(w.sizes));
         bytes32 modelId = Merkle.hashPair(w.weightsRoot, w.archHash);
         need(keccak256(abi.encode(modelId, w.inputHash, w.outputHash, traceRoot, sizesHash)) == context);
@@ -126,8 +132,16 @@ contract OpStepVerifier is IStepVerifier {
         );
     }
 
+    /// @notice The witness `cx` reads.
+    function wit(Ctx memory cx) private pure returns (Witness calldata w) {
+        uint256 p = cx.w;
+        assembly ("memory-safe") {
+            w := p
+        }
+    }
+
     function checkLayer(Ctx memory cx) private pure {
-        Witness memory w = cx.w;
+        Witness calldata w = wit(cx);
         need(w.sizes.length == 3);
         uint256 layer = cx.path[0] - 1;
         bytes32 leaf = keccak256(abi.encodePacked(w.firstOp, w.opCount, w.nextIdsRoot));
@@ -136,24 +150,24 @@ contract OpStepVerifier is IStepVerifier {
     }
 
     /// @notice The root of input tensor `r`, proven where the witness says it lives.
-    function tensorRoot(Ctx memory cx, TensorRef memory r, uint8 kind) private pure returns (bytes32) {
+    function tensorRoot(Ctx memory cx, TensorRef calldata r, uint8 kind) private pure returns (bytes32) {
+        Witness calldata w = wit(cx);
         bytes32 leaf = TensorData.bound(r.id, r.root);
         bool ok;
         if (r.source == 0) {
-            ok = (kind == ANY_KIND || kind == WEIGHT) && ListProofs.proves(r.proof, cx.w.weightsRoot, leaf);
+            ok = (kind == ANY_KIND || kind == WEIGHT) && ListProofs.proves(r.proof, w.weightsRoot, leaf);
         } else if (r.source == 1) {
-            ok = kind != WEIGHT && ListProofs.proves(r.proof, cx.w.stateRoot, leaf);
+            ok = kind != WEIGHT && ListProofs.proves(r.proof, w.stateRoot, leaf);
         } else if (r.source == 2) {
             uint256 p = r.proof.index;
-            ok = p >= 1 && p < cx.path[1]
-                && ListProofs.inGameList(cx.roots[1], cx.w.sizes[1], p, leaf, r.proof.siblings);
+            ok = p >= 1 && p < cx.path[1] && ListProofs.inGameList(cx.roots[1], w.sizes[1], p, leaf, r.proof.siblings);
         }
         need(ok);
         return r.root;
     }
 
     function assembly_(Ctx memory cx, uint256 t, Parsed memory pre) private pure returns (bool, bytes memory) {
-        Witness memory w = cx.w;
+        Witness calldata w = wit(cx);
         uint256 k = w.idProof.length;
         if (k == 0) {
             need(w.nextIdsRoot == ListProofs.listRoot(0, bytes32(0)));
@@ -168,14 +182,14 @@ contract OpStepVerifier is IStepVerifier {
         if (t != 1) entries = pre.acc;
         if (t == k + 1) return (false, MachineState.root(ListProofs.listRoot(k, Frontier.root(entries))));
         need(w.tensors.length != 0);
-        TensorRef memory r = w.tensors[0];
+        TensorRef calldata r = w.tensors[0];
         bytes32 root = tensorRoot(cx, r, ANY_KIND);
         need(r.source != 0);
         return (false, MachineState.assembly_(t - 1, Frontier.push(entries, TensorData.bound(r.id, root))));
     }
 
     function opStep(Ctx memory cx, uint256 t, Parsed memory pre) private view returns (bool, bytes memory) {
-        Witness memory w = cx.w;
+        Witness calldata w = wit(cx);
         uint256 o = uint256(w.firstOp) + cx.path[1] - 1;
         need(w.opProof.index == o && ListProofs.proves(w.opProof, w.program[1], keccak256(w.opEntry)));
         uint256[] memory sw = site(w.opEntry, t);
@@ -227,18 +241,18 @@ contract OpStepVerifier is IStepVerifier {
 
     /// @notice The decoder's words for `entry` and step `t` (`OpEntryDecoder.site`), by a plain static
     ///         call: the entry is copied once into the call's input, the result once out of its return.
-    function site(bytes memory entry, uint256 t) private view returns (uint256[] memory w) {
+    function site(bytes calldata entry, uint256 t) private view returns (uint256[] memory w) {
         address d = address(decoder);
         bytes4 selector = OpEntryDecoder.site.selector;
         bool ok;
         assembly ("memory-safe") {
-            let len := mload(entry)
+            let len := entry.length
             let p := mload(0x40)
             mstore(p, selector)
             mstore(add(p, 0x04), 0x40)
             mstore(add(p, 0x24), t)
             mstore(add(p, 0x44), len)
-            mcopy(add(p, 0x64), add(entry, 0x20), len)
+            calldatacopy(add(p, 0x64), entry.offset, len)
             ok := staticcall(gas(), d, p, add(0x64, len), 0, 0)
             if ok {
                 // The return is `0x20 ‖ length ‖ words`: the array without its offset word.
@@ -256,7 +270,7 @@ contract OpStepVerifier is IStepVerifier {
         uint256 sCount = SiteWords.at(cx.site, SiteWords.STEP_COUNT);
         need(pre.kind == MachineState.MICRO && uint256(pre.e) + 1 == e && uint256(pre.s) + 1 == sCount);
         bool ok;
-        (ok, acc) = OutAcc.decode(cx.w.outAcc);
+        (ok, acc) = OutAcc.decode(wit(cx).outAcc);
         need(ok && OutAcc.hash(acc) == pre.h);
         OutAcc.push(acc, stepResult(cx, pre.acc, sCount - 1));
     }
@@ -264,8 +278,9 @@ contract OpStepVerifier is IStepVerifier {
     function inputRoot(Ctx memory cx, uint256 q) private pure returns (bytes32 root) {
         root = cx.ops.roots[q];
         if (root != bytes32(0)) return root;
-        need(q < cx.w.tensors.length);
-        TensorRef memory r = cx.w.tensors[q];
+        Witness calldata w = wit(cx);
+        need(q < w.tensors.length);
+        TensorRef calldata r = w.tensors[q];
         (uint32 id, uint8 kind,,) = SiteWords.input(cx.site, q);
         need(r.id == id);
         root = tensorRoot(cx, r, kind);
@@ -282,27 +297,31 @@ contract OpStepVerifier is IStepVerifier {
         need(ok && start + len <= nbytes);
         uint256 l = TensorData.LEAF_SIZE;
         (uint256 first, uint256 last) = (start / l, (start + len - 1) / l);
-        need(cx.ops.read < cx.w.reads.length);
-        Leaves memory leaves = cx.w.reads[cx.ops.read++];
+        Witness calldata w = wit(cx);
+        need(cx.ops.read < w.reads.length);
+        Leaves calldata leaves = w.reads[cx.ops.read++];
         uint256 count = last - first + 1;
         need(leaves.first == first && leaves.data.length == count * l && leaves.siblings.length == count);
         uint256 nLeaves = nbytes == 0 ? 1 : (nbytes + l - 1) / l;
         uint256 depth = Merkle.depthFor(nLeaves);
-        bytes memory data = leaves.data;
+        bytes calldata data = leaves.data;
         for (uint256 k; k < count; ++k) {
             bytes32 h;
+            // Hashed in scratch memory past the free pointer, never allocated.
             assembly ("memory-safe") {
-                h := keccak256(add(add(data, 32), mul(k, 256)), 256)
+                let m := mload(0x40)
+                calldatacopy(m, add(data.offset, mul(k, 256)), 256)
+                h := keccak256(m, 256)
             }
-            bytes32[] memory sib = leaves.siblings[k];
+            bytes32[] calldata sib = leaves.siblings[k];
             need(sib.length == depth);
-            bytes32 dataRoot = ListProofs.rootFromPath(h, first + k, sib);
+            bytes32 dataRoot = Merkle.rootFromPath(h, first + k, sib);
             need(TensorData.tensorRoot(dtype, shape, dataRoot) == root);
         }
         out = new bytes(len);
         uint256 off = start - first * l;
         assembly ("memory-safe") {
-            mcopy(add(out, 32), add(add(data, 32), off), len)
+            calldatacopy(add(out, 32), add(data.offset, off), len)
         }
     }
 
@@ -336,14 +355,11 @@ contract OpStepVerifier is IStepVerifier {
 
     /// @notice The result of step `k` from the step-list frontier `steps`, by the next step proof.
     function stepResult(Ctx memory cx, Acc memory steps, uint256 k) private pure returns (uint32) {
-        need(cx.ops.stepProof < cx.w.stepProofs.length);
-        bytes32[] memory proof = cx.w.stepProofs[cx.ops.stepProof++];
+        Witness calldata w = wit(cx);
+        need(cx.ops.stepProof < w.stepProofs.length);
+        bytes32[] calldata proof = w.stepProofs[cx.ops.stepProof++];
         need(proof.length != 0);
-        bytes32[] memory siblings = new bytes32[](proof.length - 1);
-        for (uint256 i = 1; i < proof.length; ++i) {
-            siblings[i - 1] = proof[i];
-        }
-        need(k < steps.count && Frontier.proves(steps, k, proof[0], siblings));
+        need(k < steps.count && Frontier.proves(steps, k, proof[0], proof[1:]));
         need(uint256(proof[0]) <= type(uint32).max);
         return uint32(uint256(proof[0]));
     }
