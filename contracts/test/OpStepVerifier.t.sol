@@ -128,6 +128,27 @@ contract OpStepVerifierTest is Test {
         assertFalse(verifier.verify(m.context, m.path, m.roots, "", ""));
     }
 
+    /// @notice A witness offset pointing just past `pre` (into what follows it in calldata) is malformed,
+    ///         as `abi.decode` finds it, even in a field the step never reads (`idProof` of an op step):
+    ///         the witness is checked whole before it is read in place.
+    function test_verify_rejectsAWitnessOffsetPastPre() public view {
+        (Vector[] memory v, string[] memory labels) = _vectors();
+        Vector memory m = v[0];
+        assertEq(labels[0], "gather:q8_0");
+        assertTrue(_verify(m));
+        (,,, uint256 end) = codec.parse(m.pre);
+        bytes memory pre = bytes.concat(m.pre);
+        // The struct's head follows the tuple's offset word; idProof's offset is head word 18.
+        uint256 head = end + 0x20;
+        uint256 at = head + 18 * 0x20;
+        uint256 past = pre.length - head;
+        assembly ("memory-safe") {
+            mstore(add(add(pre, 0x20), at), past)
+        }
+        m.pre = pre;
+        assertFalse(_verify(m));
+    }
+
     /// @notice Gas of `verify` per kind of step (snapshots/OpStepVerifier.json): the most any vector of
     ///         that kind costs (execution gas of the call, calldata excluded).
     function test_verify_gasPerStepKind() public {
