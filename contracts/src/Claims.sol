@@ -52,10 +52,13 @@ contract Claims is IClaims {
     /// @notice Length of each claim's challenge window, in seconds.
     uint64 public immutable challengeWindow;
 
-    Claim[] private _claims;
+    mapping(uint256 claimId => Claim) private _claims;
     mapping(uint256 gameId => Challenge) private _challenges;
     mapping(address account => uint256) private _balances;
-    uint256 private _totalBonded;
+    // One slot, so that a post updates both with one cold write. Bonds are below 2^96 and there are
+    // fewer than 2^64 claims and challenges: the total stays below 2^160.
+    uint64 private _claimCount;
+    uint192 private _totalBonded;
 
     constructor(IModelRegistry registry_, IDisputeGame game_, uint256 minBond_, uint64 challengeWindow_) {
         if (address(registry_).code.length == 0) revert InvalidConfig("registry is not a contract");
@@ -93,24 +96,20 @@ contract Claims is IClaims {
         // The input and output are the trace's first and last states (docs/SPEC.md 4.9): a game only
         // disputes the steps between them, so they are checked here.
         uint256 last = levelSizes[0] - 1;
-        _checkIo(input, "input", 0, traceRoot, last, inputProof);
-        _checkIo(output, "output", last, traceRoot, last, outputProof);
-
-        bytes32 inputHash = keccak256(input);
-        bytes32 outputHash = keccak256(output);
+        bytes32 inputHash = _checkIo(input, "input", 0, traceRoot, last, inputProof);
+        bytes32 outputHash = _checkIo(output, "output", last, traceRoot, last, outputProof);
         uint64 deadline = uint64(block.timestamp) + challengeWindow;
-        claimId = _claims.length;
-        _claims.push(
-            Claim({
-                claimant: msg.sender,
-                bond: uint96(msg.value),
-                deadline: deadline,
-                status: Status.Pending,
-                openGames: 0,
-                claimHash: _claimHash(modelId, inputHash, outputHash, traceRoot, levelSizes)
-            })
-        );
-        _totalBonded += msg.value;
+        claimId = _claimCount;
+        _claims[claimId] = Claim({
+            claimant: msg.sender,
+            bond: uint96(msg.value),
+            deadline: deadline,
+            status: Status.Pending,
+            openGames: 0,
+            claimHash: _claimHash(modelId, inputHash, outputHash, traceRoot, levelSizes)
+        });
+        _claimCount = uint64(claimId + 1);
+        _totalBonded += uint192(msg.value);
 
         emit ClaimPosted(
             claimId, msg.sender, modelId, inputHash, outputHash, traceRoot, levelSizes, msg.value, deadline
@@ -136,7 +135,7 @@ contract Claims is IClaims {
             revert ClaimMismatch(claimId);
         }
         ++claim.openGames;
-        _totalBonded += msg.value;
+        _totalBonded += uint192(msg.value);
         // `game` is fixed at deployment and calls nothing back.
         gameId = game.create(claim.claimant, msg.sender, traceRoot, levelSizes, claimHash);
         _challenges[gameId] =
@@ -168,7 +167,7 @@ contract Claims is IClaims {
         } else {
             payee = claim.claimant;
         }
-        _totalBonded -= paid;
+        _totalBonded -= uint192(paid);
         _balances[payee] += paid;
         emit ChallengeSettled(claimId, gameId, challengerWon, payee, paid);
     }
@@ -183,7 +182,7 @@ contract Claims is IClaims {
         uint256 bond = claim.bond;
         address claimant = claim.claimant;
         claim.status = Status.Finalized;
-        _totalBonded -= bond;
+        _totalBonded -= uint192(bond);
         _balances[claimant] += bond;
 
         emit ClaimFinalized(claimId, claimant, bond);
@@ -224,7 +223,7 @@ contract Claims is IClaims {
 
     /// @inheritdoc IClaims
     function claimCount() external view returns (uint256) {
-        return _claims.length;
+        return _claimCount;
     }
 
     /// @inheritdoc IClaims
@@ -238,12 +237,12 @@ contract Claims is IClaims {
     }
 
     function _claim(uint256 claimId) private view returns (Claim storage) {
-        if (claimId >= _claims.length) revert UnknownClaim(claimId);
+        if (claimId >= _claimCount) revert UnknownClaim(claimId);
         return _claims[claimId];
     }
 
     /// @dev `io`'s state root is entry `index` of the level-0 list of `last + 1` entries with root
-    ///      `traceRoot` (a plain Merkle root, docs/SPEC.md 4.8).
+    ///      `traceRoot` (a plain Merkle root, docs/SPEC.md 4.8); returns keccak256(io).
     function _checkIo(
         bytes calldata io,
         string memory which,
@@ -251,8 +250,9 @@ contract Claims is IClaims {
         bytes32 traceRoot,
         uint256 last,
         bytes32[] calldata proof
-    ) private pure {
-        bytes32 root = IoState.stateRoot(io, which);
+    ) private pure returns (bytes32 ioHash) {
+        bytes32 root;
+        (root, ioHash) = IoState.stateRoot(io, which);
         if (proof.length != Merkle.depthFor(last + 1) || Merkle.rootFromPath(root, index, proof) != traceRoot) {
             revert IoNotInTrace(which);
         }

@@ -47,7 +47,10 @@ contract DisputeGame is IDisputeGame {
 
     /// @dev Everything a move updates but the node sits in slot 0, so a move writes two slots.
     ///      Clocks and timestamps fit 40 bits (clock <= 30 days; timestamps until the year 36812),
-    ///      indices 48 bits (lists have at most 2^48 entries).
+    ///      indices 48 bits (lists have at most 2^48 entries). The level arrays have a fixed size and
+    ///      no length slot (their lengths follow from `levels` and `level`), so an expansion writes
+    ///      only its root and its path entry. At depth 0 the disputed node is the level's root:
+    ///      `node` holds it from `create` on but an expansion does not write it.
     struct Game {
         // slot 0
         Phase phase;
@@ -59,16 +62,20 @@ contract DisputeGame is IDisputeGame {
         uint40 challengerClock;
         uint32 defenderMoves;
         uint32 challengerMoves;
-        // slot 1
+        // slot 1: the disputed node below depth 0
         bytes32 node;
+        // slot 2
         address defender;
+        uint8 levels;
         address challenger;
         address owner;
         bytes32 context;
-        uint64[] sizes;
-        uint64[] path;
-        // The root of each level's list entered: the claim's, then each expansion's.
-        bytes32[] roots;
+        // sizes[0 .. levels)
+        uint64[MAX_LEVELS] sizes;
+        // path[0 .. level): the disputed step of each finished level
+        uint64[MAX_LEVELS] path;
+        // roots[0 .. level]: the root of each level's list entered: the claim's, then each expansion's
+        bytes32[MAX_LEVELS] roots;
     }
 
     Game[] private _games;
@@ -102,12 +109,16 @@ contract DisputeGame is IDisputeGame {
         g.defenderClock = uint40(clock);
         g.challengerClock = uint40(clock);
         g.defender = defender;
+        g.levels = uint8(levels);
         g.challenger = challenger;
         g.owner = msg.sender;
-        g.roots.push(root);
+        g.roots[0] = root;
+        // The node is not read at depth 0; written now, it makes every later write of it an update.
         g.node = root;
         g.context = context;
-        g.sizes = sizes;
+        for (uint256 l; l < levels; ++l) {
+            g.sizes[l] = sizes[l];
+        }
         emit GameCreated(gameId, msg.sender, defender, challenger, root, sizes, context);
     }
 
@@ -115,7 +126,7 @@ contract DisputeGame is IDisputeGame {
     function reveal(uint256 gameId, bytes32[] calldata children) external {
         Game storage g = _move(gameId, Phase.Reveal);
         uint256 left = Merkle.depthFor(g.sizes[g.level]) - g.depth;
-        _checkChildren(children, arityLog2 < left ? arityLog2 : left, g.node);
+        _checkChildren(children, arityLog2 < left ? arityLog2 : left, _node(g));
         g.phase = Phase.Pick;
         emit Revealed(gameId, g.level, g.depth, g.index, children);
     }
@@ -133,7 +144,7 @@ contract DisputeGame is IDisputeGame {
         // A subtree of padding only is not part of the list: nothing to dispute.
         if (index << below >= len) revert BadPick(child);
         if (below == 0 && index == 0) revert AgreedEntry();
-        if (proof.length != k || Merkle.rootFromPath(childHash, child, proof) != g.node) {
+        if (proof.length != k || Merkle.rootFromPath(childHash, child, proof) != _node(g)) {
             revert BadProof("picked child");
         }
         g.depth = uint8(depth);
@@ -155,7 +166,7 @@ contract DisputeGame is IDisputeGame {
     ) external {
         Game storage g = _move(gameId, Phase.Step);
         uint256 level = g.level;
-        if (level + 1 == g.sizes.length) revert WrongAction(gameId, uint8(Phase.Step));
+        if (level + 1 == g.levels) revert WrongAction(gameId, uint8(Phase.Step));
         _checkPre(g, pre, preProof);
         uint256 subLen = g.sizes[level + 1];
         uint256 subDepth = Merkle.depthFor(subLen);
@@ -168,12 +179,11 @@ contract DisputeGame is IDisputeGame {
         // The new list's first reveal: its root's descendants, as `reveal` would check them.
         _checkChildren(children, arityLog2 < subDepth ? arityLog2 : subDepth, subRoot);
         uint48 index = g.index;
-        g.path.push(index);
+        g.path[level] = index;
         g.level = uint8(level + 1);
-        g.roots.push(subRoot);
+        g.roots[level + 1] = subRoot;
         g.depth = 0;
         g.index = 0;
-        g.node = subRoot;
         g.phase = Phase.Pick;
         emit Expanded(gameId, uint8(level), index, subRoot);
         emit Revealed(gameId, uint8(level + 1), 0, 0, children);
@@ -183,15 +193,18 @@ contract DisputeGame is IDisputeGame {
     function step(uint256 gameId, bytes calldata pre, bytes calldata post, bytes32[] calldata preProof) external {
         Game storage g = _move(gameId, Phase.Step);
         uint256 level = g.level;
-        if (level + 1 != g.sizes.length) revert WrongAction(gameId, uint8(Phase.Step));
+        if (level + 1 != g.levels) revert WrongAction(gameId, uint8(Phase.Step));
         _checkPre(g, verifier.leafHash(pre), preProof);
         if (verifier.leafHash(post) != g.node) revert BadProof("step output");
         uint64[] memory path = new uint64[](level + 1);
+        bytes32[] memory roots = new bytes32[](level + 1);
         for (uint256 l; l < level; ++l) {
             path[l] = g.path[l];
+            roots[l] = g.roots[l];
         }
         path[level] = g.index;
-        Phase winner = verifier.verify(g.context, path, g.roots, pre, post) ? Phase.DefenderWon : Phase.ChallengerWon;
+        roots[level] = g.roots[level];
+        Phase winner = verifier.verify(g.context, path, roots, pre, post) ? Phase.DefenderWon : Phase.ChallengerWon;
         g.phase = winner;
         emit GameResolved(gameId, winner, false);
     }
@@ -238,11 +251,19 @@ contract DisputeGame is IDisputeGame {
         v.defenderMoves = g.defenderMoves;
         v.challengerMoves = g.challengerMoves;
         v.root = g.roots[g.level];
-        v.node = g.node;
+        v.node = _node(g);
         v.context = g.context;
-        v.sizes = g.sizes;
-        v.path = g.path;
-        v.roots = g.roots;
+        v.sizes = new uint64[](g.levels);
+        for (uint256 l; l < v.sizes.length; ++l) {
+            v.sizes[l] = g.sizes[l];
+        }
+        v.path = new uint64[](g.level);
+        v.roots = new bytes32[](g.level + 1);
+        for (uint256 l; l < v.path.length; ++l) {
+            v.path[l] = g.path[l];
+            v.roots[l] = g.roots[l];
+        }
+        v.roots[g.level] = v.root;
     }
 
     /// @inheritdoc IDisputeGame
@@ -275,6 +296,11 @@ contract DisputeGame is IDisputeGame {
             ++g.challengerMoves;
         }
         g.lastMove = uint40(block.timestamp);
+    }
+
+    /// @dev The disputed node: the current list's root at depth 0.
+    function _node(Game storage g) private view returns (bytes32) {
+        return g.depth == 0 ? g.roots[g.level] : g.node;
     }
 
     /// @dev Revealed children: exactly 2^k of them, hashing to `node`.

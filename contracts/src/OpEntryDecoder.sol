@@ -20,6 +20,10 @@ contract OpEntryDecoder {
         StepSpec memory spec;
         uint256 sCount = o.stepCount;
         if (t != 0 && t <= o.outLen * sCount) spec = MicroSite.step(o, (t - 1) / sCount, (t - 1) % sCount);
-        return SiteWords.pack(o, spec);
+        (uint256 head, uint256 size) = SiteWords.pack(o, spec);
+        // The packed words are already the ABI encoding: returned as they lie, not copied again.
+        assembly ("memory-safe") {
+            return(head, size)
+        }
     }
 }

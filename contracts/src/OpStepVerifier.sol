@@ -4,15 +4,15 @@ pragma solidity 0.8.37;
 import {IStepVerifier} from "./interfaces/IStepVerifier.sol";
 import {Merkle} from "./lib/Merkle.sol";
 import {Float32} from "./lib/Float32.sol";
-import {Witness, TensorRef, Leaves, need} from "./lib/StepWitness.sol";
+import {Witness, TensorRef, Leaves, need, witnessAt} from "./lib/StepWitness.sol";
 import {ListProofs} from "./lib/ListProofs.sol";
 import {Acc, Frontier} from "./lib/Frontier.sol";
 import {Parsed, MachineState} from "./lib/MachineState.sol";
 import {Accum, OutAcc} from "./lib/OutAcc.sol";
 import {TensorData} from "./lib/TensorData.sol";
 import {QuantFields} from "./lib/QuantFields.sol";
-import {OpEntry, OpEntryCodec} from "./lib/OpEntryCodec.sol";
-import {Operand, StepSpec, MicroSite} from "./lib/MicroSite.sol";
+import {OpEntryCodec} from "./lib/OpEntryCodec.sol";
+import {MicroSite} from "./lib/MicroSite.sol";
 import {SiteWords} from "./lib/SiteWords.sol";
 import {OpEntryDecoder} from "./OpEntryDecoder.sol";
 import {StepOutOfGas} from "./lib/Errors.sol";
@@ -43,11 +43,13 @@ contract OpStepVerifier is IStepVerifier {
 
     /// @notice What one step is checked against.
     struct Ctx {
-        Witness w;
+        /// @dev Where the witness lies in calldata (`witnessAt`), read in place.
+        uint256 w;
         bytes32[] roots;
         uint64[] path;
         Ops ops;
-        OpEntry entry;
+        /// @dev The decoder's words (`SiteWords`) for the op entry and the step.
+        uint256[] site;
     }
 
     constructor(OpEntryDecoder decoder_) {
@@ -96,14 +98,19 @@ contract OpStepVerifier is IStepVerifier {
         (bool okPost, Parsed memory postState) = MachineState.parse(post);
         need(okPre && okPost && postState.end == post.length);
         Ctx memory cx;
-        cx.w = abi.decode(pre[preState.end:], (Witness));
+        Witness calldata w = witnessAt(pre[preState.end:]);
+        uint256 at;
+        assembly ("memory-safe") {
+            at := w
+        }
+        cx.w = at;
         cx.roots = roots;
         cx.path = path;
-        checkClaim(cx.w, context, roots[0]);
+        checkClaim(w, context, roots[0]);
         checkLayer(cx);
         uint256 j = path[1];
         uint256 t = path[2];
-        uint256 nOps = cx.w.opCount;
+        uint256 nOps = w.opCount;
         bool same = true;
         bytes memory expected;
         if (j == nOps + 1) (same, expected) = assembly_(cx, t, preState);
@@ -115,7 +122,7 @@ contract OpStepVerifier is IStepVerifier {
         }
     }
 
-    function checkClaim(Witness memory w, bytes32 context, bytes32 traceRoot) private pure {
+    function checkClaim(Witness calldata w, bytes32 context, bytes32 traceRoot) private pure {
         bytes32 sizesHash = keccak256(abi.encodePacked(w.sizes));
         bytes32 modelId = Merkle.hashPair(w.weightsRoot, w.archHash);
         need(keccak256(abi.encode(modelId, w.inputHash, w.outputHash, traceRoot, sizesHash)) == context);
@@ -125,8 +132,16 @@ contract OpStepVerifier is IStepVerifier {
         );
     }
 
+    /// @notice The witness `cx` reads.
+    function wit(Ctx memory cx) private pure returns (Witness calldata w) {
+        uint256 p = cx.w;
+        assembly ("memory-safe") {
+            w := p
+        }
+    }
+
     function checkLayer(Ctx memory cx) private pure {
-        Witness memory w = cx.w;
+        Witness calldata w = wit(cx);
         need(w.sizes.length == 3);
         uint256 layer = cx.path[0] - 1;
         bytes32 leaf = keccak256(abi.encodePacked(w.firstOp, w.opCount, w.nextIdsRoot));
@@ -135,24 +150,24 @@ contract OpStepVerifier is IStepVerifier {
     }
 
     /// @notice The root of input tensor `r`, proven where the witness says it lives.
-    function tensorRoot(Ctx memory cx, TensorRef memory r, uint8 kind) private pure returns (bytes32) {
+    function tensorRoot(Ctx memory cx, TensorRef calldata r, uint8 kind) private pure returns (bytes32) {
+        Witness calldata w = wit(cx);
         bytes32 leaf = TensorData.bound(r.id, r.root);
         bool ok;
         if (r.source == 0) {
-            ok = (kind == ANY_KIND || kind == WEIGHT) && ListProofs.proves(r.proof, cx.w.weightsRoot, leaf);
+            ok = (kind == ANY_KIND || kind == WEIGHT) && ListProofs.proves(r.proof, w.weightsRoot, leaf);
         } else if (r.source == 1) {
-            ok = kind != WEIGHT && ListProofs.proves(r.proof, cx.w.stateRoot, leaf);
+            ok = kind != WEIGHT && ListProofs.proves(r.proof, w.stateRoot, leaf);
         } else if (r.source == 2) {
             uint256 p = r.proof.index;
-            ok = p >= 1 && p < cx.path[1]
-                && ListProofs.inGameList(cx.roots[1], cx.w.sizes[1], p, leaf, r.proof.siblings);
+            ok = p >= 1 && p < cx.path[1] && ListProofs.inGameList(cx.roots[1], w.sizes[1], p, leaf, r.proof.siblings);
         }
         need(ok);
         return r.root;
     }
 
     function assembly_(Ctx memory cx, uint256 t, Parsed memory pre) private pure returns (bool, bytes memory) {
-        Witness memory w = cx.w;
+        Witness calldata w = wit(cx);
         uint256 k = w.idProof.length;
         if (k == 0) {
             need(w.nextIdsRoot == ListProofs.listRoot(0, bytes32(0)));
@@ -167,26 +182,27 @@ contract OpStepVerifier is IStepVerifier {
         if (t != 1) entries = pre.acc;
         if (t == k + 1) return (false, MachineState.root(ListProofs.listRoot(k, Frontier.root(entries))));
         need(w.tensors.length != 0);
-        TensorRef memory r = w.tensors[0];
+        TensorRef calldata r = w.tensors[0];
         bytes32 root = tensorRoot(cx, r, ANY_KIND);
         need(r.source != 0);
         return (false, MachineState.assembly_(t - 1, Frontier.push(entries, TensorData.bound(r.id, root))));
     }
 
     function opStep(Ctx memory cx, uint256 t, Parsed memory pre) private view returns (bool, bytes memory) {
-        Witness memory w = cx.w;
+        Witness calldata w = wit(cx);
         uint256 o = uint256(w.firstOp) + cx.path[1] - 1;
         need(w.opProof.index == o && ListProofs.proves(w.opProof, w.program[1], keccak256(w.opEntry)));
-        (OpEntry memory entry, StepSpec memory spec) = SiteWords.unpack(decoder.site(w.opEntry, t));
-        cx.entry = entry;
-        cx.ops.roots = new bytes32[](entry.inputs.length);
-        (uint256 n, uint256 sCount) = (entry.outLen, entry.stepCount);
+        uint256[] memory sw = site(w.opEntry, t);
+        cx.site = sw;
+        cx.ops.roots = new bytes32[](SiteWords.at(sw, SiteWords.INPUTS));
+        (uint256 n, uint256 sCount) = (SiteWords.at(sw, SiteWords.OUT_LEN), SiteWords.at(sw, SiteWords.STEP_COUNT));
         uint256 total = n * sCount;
         if (t > total + 1) return (true, "");
         if (t == total + 1) {
             Accum memory acc = n == 0 ? OutAcc.empty() : append(cx, pre, n);
-            bytes32 root = TensorData.tensorRoot(entry.output.dtype, entry.output.shape, OutAcc.dataRoot(acc));
-            return (false, MachineState.root(TensorData.bound(entry.output.id, root)));
+            (uint32 id,, uint8 dtype, uint256[] memory shape) = SiteWords.decl(sw, SiteWords.at(sw, SiteWords.OUTPUT));
+            bytes32 root = TensorData.tensorRoot(dtype, shape, OutAcc.dataRoot(acc));
+            return (false, MachineState.root(TensorData.bound(id, root)));
         }
         (uint256 e, uint256 s) = ((t - 1) / sCount, (t - 1) % sCount);
         bytes32 outAcc;
@@ -199,35 +215,62 @@ contract OpStepVerifier is IStepVerifier {
         }
         // Only gather reads a word (its index) to locate its operands: the decoder placed them at
         // index word 0, row t of the table is t · row further.
-        if (entry.opcode == OpEntryCodec.GATHER) {
-            (uint256 row, uint256 vocab) = (entry.attrs[0], entry.attrs[1]);
+        uint256 shift;
+        if (SiteWords.at(sw, SiteWords.OPCODE) == OpEntryCodec.GATHER) {
+            (uint256 row, uint256 vocab) = (SiteWords.at(sw, SiteWords.ATTR0), SiteWords.at(sw, SiteWords.ATTR1));
             // The index is an i32: a set sign bit is a negative row.
             uint256 index = word(cx, 1, e / row);
             need(index < 1 << 31 && index < vocab);
-            for (uint256 k; k < spec.arity; ++k) {
-                Operand memory src = spec.srcs[k];
-                if (src.tag == MicroSite.ELEM || src.tag == MicroSite.FIELD) src.b += index * row;
-            }
+            shift = index * row;
         }
         uint32[3] memory args;
-        for (uint256 k; k < spec.arity; ++k) {
-            Operand memory src = spec.srcs[k];
-            if (src.tag == MicroSite.CONST) args[k] = uint32(src.a);
-            else if (src.tag == MicroSite.STEP) args[k] = stepResult(cx, steps, src.a);
-            else if (src.tag == MicroSite.ELEM) args[k] = word(cx, src.a, src.b);
-            else if (src.tag == MicroSite.FIELD) args[k] = field(cx, src.a, src.b, src.c);
-            else args[k] = dequant(cx, src.a, src.b);
+        uint256 arity = SiteWords.at(sw, SiteWords.ARITY);
+        for (uint256 k; k < arity; ++k) {
+            uint256 at = SiteWords.SRCS + 4 * k;
+            uint256 tag = SiteWords.at(sw, at);
+            (uint256 a, uint256 b) = (SiteWords.at(sw, at + 1), SiteWords.at(sw, at + 2));
+            if (tag == MicroSite.CONST) args[k] = uint32(a);
+            else if (tag == MicroSite.STEP) args[k] = stepResult(cx, steps, a);
+            else if (tag == MicroSite.ELEM) args[k] = word(cx, a, b + shift);
+            else if (tag == MicroSite.FIELD) args[k] = field(cx, a, b + shift, SiteWords.at(sw, at + 3));
+            else args[k] = dequant(cx, a, b);
         }
-        uint32 result = Float32.exec(spec.prim, args[0], args[1], args[2]);
+        uint32 result = Float32.exec(uint8(SiteWords.at(sw, SiteWords.PRIM)), args[0], args[1], args[2]);
         return (false, MachineState.micro(e, s, outAcc, Frontier.push(steps, bytes32(uint256(result)))));
+    }
+
+    /// @notice The decoder's words for `entry` and step `t` (`OpEntryDecoder.site`), by a plain static
+    ///         call: the entry is copied once into the call's input, the result once out of its return.
+    function site(bytes calldata entry, uint256 t) private view returns (uint256[] memory w) {
+        address d = address(decoder);
+        bytes4 selector = OpEntryDecoder.site.selector;
+        bool ok;
+        assembly ("memory-safe") {
+            let len := entry.length
+            let p := mload(0x40)
+            mstore(p, selector)
+            mstore(add(p, 0x04), 0x40)
+            mstore(add(p, 0x24), t)
+            mstore(add(p, 0x44), len)
+            calldatacopy(add(p, 0x64), entry.offset, len)
+            ok := staticcall(gas(), d, p, add(0x64, len), 0, 0)
+            if ok {
+                // The return is `0x20 ‖ length ‖ words`: the array without its offset word.
+                let size := sub(returndatasize(), 0x20)
+                returndatacopy(p, 0x20, size)
+                w := p
+                mstore(0x40, add(p, size))
+            }
+        }
+        need(ok);
     }
 
     /// @notice out_acc after element e − 1 (step S − 1 of the pre state's list) is appended.
     function append(Ctx memory cx, Parsed memory pre, uint256 e) private pure returns (Accum memory acc) {
-        uint256 sCount = cx.entry.stepCount;
+        uint256 sCount = SiteWords.at(cx.site, SiteWords.STEP_COUNT);
         need(pre.kind == MachineState.MICRO && uint256(pre.e) + 1 == e && uint256(pre.s) + 1 == sCount);
         bool ok;
-        (ok, acc) = OutAcc.decode(cx.w.outAcc);
+        (ok, acc) = OutAcc.decode(wit(cx).outAcc);
         need(ok && OutAcc.hash(acc) == pre.h);
         OutAcc.push(acc, stepResult(cx, pre.acc, sCount - 1));
     }
@@ -235,45 +278,50 @@ contract OpStepVerifier is IStepVerifier {
     function inputRoot(Ctx memory cx, uint256 q) private pure returns (bytes32 root) {
         root = cx.ops.roots[q];
         if (root != bytes32(0)) return root;
-        need(q < cx.w.tensors.length);
-        TensorRef memory r = cx.w.tensors[q];
-        need(r.id == cx.entry.inputs[q].id);
-        root = tensorRoot(cx, r, cx.entry.inputs[q].kind);
+        Witness calldata w = wit(cx);
+        need(q < w.tensors.length);
+        TensorRef calldata r = w.tensors[q];
+        (uint32 id, uint8 kind,,) = SiteWords.input(cx.site, q);
+        need(r.id == id);
+        root = tensorRoot(cx, r, kind);
         need(root != bytes32(0));
         cx.ops.roots[q] = root;
     }
 
     /// @notice Bytes `start .. start + len` of input `q`, from the next proven leaves.
     function readBytes(Ctx memory cx, uint256 q, uint256 start, uint256 len) private pure returns (bytes memory out) {
-        need(q < cx.entry.inputs.length);
+        need(q < SiteWords.at(cx.site, SiteWords.INPUTS));
         bytes32 root = inputRoot(cx, q);
-        uint8 dtype = cx.entry.inputs[q].dtype;
-        uint256[] memory shape = cx.entry.inputs[q].shape;
+        (,, uint8 dtype, uint256[] memory shape) = SiteWords.input(cx.site, q);
         (bool ok, uint256 nbytes) = TensorData.byteLen(dtype, shape);
         need(ok && start + len <= nbytes);
         uint256 l = TensorData.LEAF_SIZE;
         (uint256 first, uint256 last) = (start / l, (start + len - 1) / l);
-        need(cx.ops.read < cx.w.reads.length);
-        Leaves memory leaves = cx.w.reads[cx.ops.read++];
+        Witness calldata w = wit(cx);
+        need(cx.ops.read < w.reads.length);
+        Leaves calldata leaves = w.reads[cx.ops.read++];
         uint256 count = last - first + 1;
         need(leaves.first == first && leaves.data.length == count * l && leaves.siblings.length == count);
         uint256 nLeaves = nbytes == 0 ? 1 : (nbytes + l - 1) / l;
         uint256 depth = Merkle.depthFor(nLeaves);
-        bytes memory data = leaves.data;
+        bytes calldata data = leaves.data;
         for (uint256 k; k < count; ++k) {
             bytes32 h;
+            // Hashed in scratch memory past the free pointer, never allocated.
             assembly ("memory-safe") {
-                h := keccak256(add(add(data, 32), mul(k, 256)), 256)
+                let m := mload(0x40)
+                calldatacopy(m, add(data.offset, mul(k, 256)), 256)
+                h := keccak256(m, 256)
             }
-            bytes32[] memory sib = leaves.siblings[k];
+            bytes32[] calldata sib = leaves.siblings[k];
             need(sib.length == depth);
-            bytes32 dataRoot = ListProofs.rootFromPath(h, first + k, sib);
+            bytes32 dataRoot = Merkle.rootFromPath(h, first + k, sib);
             need(TensorData.tensorRoot(dtype, shape, dataRoot) == root);
         }
         out = new bytes(len);
         uint256 off = start - first * l;
         assembly ("memory-safe") {
-            mcopy(add(out, 32), add(add(data, 32), off), len)
+            calldatacopy(add(out, 32), add(data.offset, off), len)
         }
     }
 
@@ -287,8 +335,8 @@ contract OpStepVerifier is IStepVerifier {
         pure
         returns (uint8 dtype, bytes memory blk, uint256 j)
     {
-        need(q < cx.entry.inputs.length);
-        dtype = cx.entry.inputs[q].dtype;
+        need(q < SiteWords.at(cx.site, SiteWords.INPUTS));
+        (,, dtype,) = SiteWords.input(cx.site, q);
         (uint256 be, uint256 bb) = TensorData.blockOf(dtype);
         blk = readBytes(cx, q, index / be * bb, bb);
         j = index % be;
@@ -307,14 +355,11 @@ contract OpStepVerifier is IStepVerifier {
 
     /// @notice The result of step `k` from the step-list frontier `steps`, by the next step proof.
     function stepResult(Ctx memory cx, Acc memory steps, uint256 k) private pure returns (uint32) {
-        need(cx.ops.stepProof < cx.w.stepProofs.length);
-        bytes32[] memory proof = cx.w.stepProofs[cx.ops.stepProof++];
+        Witness calldata w = wit(cx);
+        need(cx.ops.stepProof < w.stepProofs.length);
+        bytes32[] calldata proof = w.stepProofs[cx.ops.stepProof++];
         need(proof.length != 0);
-        bytes32[] memory siblings = new bytes32[](proof.length - 1);
-        for (uint256 i = 1; i < proof.length; ++i) {
-            siblings[i - 1] = proof[i];
-        }
-        need(k < steps.count && Frontier.proves(steps, k, proof[0], siblings));
+        need(k < steps.count && Frontier.proves(steps, k, proof[0], proof[1:]));
         need(uint256(proof[0]) <= type(uint32).max);
         return uint32(uint256(proof[0]));
     }

@@ -473,8 +473,9 @@ contract DisputeGameTest is Test, GamePlay {
     // ------------------------------------------------------------ gas
 
     /// @dev One dissection round (reveal of 16 + pick) at d = 4 on a 2^16-entry list, each move
-    ///      measured as its own transaction: cold storage (`vm.cool`), plus the 21000 base and the
-    ///      calldata cost (EIP-2028: 4 gas per zero byte, 16 per other byte).
+    ///      measured as its own transaction: the gas inside the game with cold storage (`vm.cool`,
+    ///      `lastCallGas`), plus the 21000 base and the calldata cost (EIP-2028: 4 gas per zero byte,
+    ///      16 per other byte).
     function test_gas_dissectionMovesAtArity16() public {
         DisputeGame wide = new DisputeGame(toy, 4, 1 days);
         bytes32[] memory c = new bytes32[](16);
@@ -486,16 +487,14 @@ contract DisputeGameTest is Test, GamePlay {
         vm.warp(block.timestamp + 60);
         vm.cool(address(wide));
         vm.prank(DEFENDER);
-        uint256 g0 = gasleft();
         wide.reveal(id, c);
-        uint256 revealGas = g0 - gasleft() + _intrinsic(abi.encodeCall(wide.reveal, (id, c)));
+        uint256 revealGas = vm.lastCallGas().gasTotalUsed + _intrinsic(abi.encodeCall(wide.reveal, (id, c)));
         bytes32[] memory proof = ToyTree.pickProof(c, 5);
         vm.warp(block.timestamp + 60);
         vm.cool(address(wide));
         vm.prank(CHALLENGER);
-        g0 = gasleft();
         wide.pick(id, 5, c[5], proof);
-        uint256 pickGas = g0 - gasleft() + _intrinsic(abi.encodeCall(wide.pick, (id, 5, c[5], proof)));
+        uint256 pickGas = vm.lastCallGas().gasTotalUsed + _intrinsic(abi.encodeCall(wide.pick, (id, 5, c[5], proof)));
         vm.snapshotValue("DisputeGame", "reveal16_tx", revealGas);
         vm.snapshotValue("DisputeGame", "pick16_tx", pickGas);
         assertLe(revealGas, 80_000, "reveal of 16 children");
@@ -559,9 +558,8 @@ contract DisputeGameTest is Test, GamePlay {
             vm.warp(block.timestamp + 60);
             vm.cool(address(wide));
             vm.prank(DEFENDER);
-            uint256 g0 = gasleft();
             (bool ok,) = address(wide).call(call);
-            expandGas[level] = g0 - gasleft() + _intrinsic(call);
+            expandGas[level] = vm.lastCallGas().gasTotalUsed + _intrinsic(call);
             assertTrue(ok, "expand");
         }
         bytes32[] memory preProof = SparseTree.proof(lists[2], steps[2] - 1);
@@ -569,9 +567,9 @@ contract DisputeGameTest is Test, GamePlay {
         vm.cool(address(wide));
         vm.cool(address(primitive));
         vm.prank(DEFENDER);
-        uint256 g1 = gasleft();
         wide.step(id, pre, post, preProof);
-        uint256 stepGas = g1 - gasleft() + _intrinsic(abi.encodeCall(wide.step, (id, pre, post, preProof)));
+        uint256 stepGas =
+            vm.lastCallGas().gasTotalUsed + _intrinsic(abi.encodeCall(wide.step, (id, pre, post, preProof)));
         vm.snapshotValue("DisputeGame", "expand_to_level1_tx", expandGas[0]);
         vm.snapshotValue("DisputeGame", "expand_to_level2_tx", expandGas[1]);
         vm.snapshotValue("DisputeGame", "step_level2_tx", stepGas);

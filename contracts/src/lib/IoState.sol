@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
-import {Merkle} from "./Merkle.sol";
 import {MalformedIo} from "./Errors.sol";
 
 /// @title IoState
@@ -21,119 +20,208 @@ library IoState {
     uint256 internal constant MAX_RANK = 8;
     /// @notice Most elements a tensor may have (docs/SPEC.md 4.2).
     uint256 internal constant MAX_NUMEL = 1 << 40;
-    /// @dev Tensor leaf size (docs/SPEC.md 4.4).
-    uint256 private constant LEAF = 256;
-    /// @dev Bytes every tensor takes at least: id, dtype, rank, byte length.
-    uint256 private constant MIN_TENSOR = 14;
 
-    /// @notice The state root of the encoded state `io`; `which` names it in a `MalformedIo` revert.
-    function stateRoot(bytes calldata io, string memory which) internal pure returns (bytes32) {
-        uint256 n = io.length;
-        if (n < 4) revert MalformedIo(which, "truncated");
-        uint256 count = uint32(bytes4(io[0:4]));
-        uint256 pos = 4;
-        // A count the bytes cannot hold is caught before anything is allocated for it.
-        if (count * MIN_TENSOR > n - pos) revert MalformedIo(which, "truncated");
-        bytes32[] memory entries = new bytes32[](_pow2(count));
-        for (uint256 t; t < count; ++t) {
-            (entries[t], pos) = _tensor(io, pos, which);
-        }
-        if (pos != n) revert MalformedIo(which, "trailing bytes");
-        return keccak256(abi.encodePacked(count, Merkle.rootOfPow2(entries)));
+    /// @notice The state root of the encoded state `io`, and keccak256(io) (a claim commits to both);
+    ///         `which` names `io` in a `MalformedIo` revert.
+    function stateRoot(bytes calldata io, string memory which) internal pure returns (bytes32 root, bytes32 ioHash) {
+        uint256 err;
+        (root, ioHash, err) = _decode(io);
+        if (err != 0) revert MalformedIo(which, _reason(err));
     }
 
-    /// @dev The bound root of the tensor encoded at `pos`, and where the next one starts.
-    function _tensor(bytes calldata io, uint256 pos, string memory which)
-        private
-        pure
-        returns (bytes32 entry, uint256 next)
-    {
-        uint256 id = _read(io, pos, 4, which);
-        (uint256 blockElems, uint256 blockBytes) = _block(_read(io, pos + 4, 1, which), which);
-        uint256 rank = _read(io, pos + 5, 1, which);
-        if (rank > MAX_RANK) revert MalformedIo(which, "rank above 8");
-        // tensor_root's preimage: u256 dtype ‖ u256 rank ‖ u256 dims ‖ data_root.
-        bytes memory header = new bytes(32 * (rank + 3));
-        uint256 numel = 1;
-        next = pos + 6;
-        for (uint256 k; k < rank; ++k) {
-            uint256 dim = _read(io, next, 8, which);
-            next += 8;
-            // numel <= 2^40 and dim < 2^64: the product cannot overflow.
-            numel *= dim;
-            if (numel > MAX_NUMEL) revert MalformedIo(which, "more than 2^40 elements");
-            _word(header, 2 + k, dim);
-        }
-        uint256 len = _read(io, next, 8, which);
-        next += 8;
-        if (numel % blockElems != 0) revert MalformedIo(which, "not a whole number of blocks");
-        if (len != numel / blockElems * blockBytes) {
-            revert MalformedIo(which, "byte length does not match dtype and shape");
-        }
-        if (len > io.length - next) revert MalformedIo(which, "truncated");
-        _word(header, 0, uint8(io[pos + 4]));
-        _word(header, 1, rank);
-        _word(header, rank + 2, uint256(_dataRoot(io[next:next + len])));
-        entry = keccak256(abi.encodePacked(uint32(id), keccak256(header)));
-        next += len;
-    }
-
-    /// @dev The big-endian integer of `size` bytes at `pos`, or a truncation revert.
-    function _read(bytes calldata io, uint256 pos, uint256 size, string memory which) private pure returns (uint256) {
-        if (pos + size > io.length) revert MalformedIo(which, "truncated");
-        return uint256(bytes32(io[pos:pos + size])) >> (256 - 8 * size);
-    }
-
-    /// @dev Writes word `i` of `b`.
-    function _word(bytes memory b, uint256 i, uint256 value) private pure {
+    /// @dev The state root, or the first failed check as a reason code (see `_reason`). One pass in
+    ///      assembly: the Solidity version allocated a header, a leaf and a hash array per tensor and
+    ///      sliced calldata for every integer, which cost about 6k gas per tensor (a claim's post pays
+    ///      it for two states). The checks and their order are those of the Rust decoder.
+    ///      Memory: past the free memory pointer, never claimed (nothing else is allocated meanwhile):
+    ///      a copy of `io` (hashed whole, and its full leaves hashed where they lie), the entry list
+    ///      (a power of two of words), then one tensor's header (at most 11 words), a short last
+    ///      leaf padded (8 words) and the leaf hashes (a power of two of words), the last three
+    ///      reused by every tensor.
+    function _decode(bytes calldata io) private pure returns (bytes32 root, bytes32 ioHash, uint256 err) {
         assembly ("memory-safe") {
-            mstore(add(add(b, 0x20), mul(i, 0x20)), value)
-        }
-    }
-
-    /// @dev (elements, bytes) per block of a dtype code (docs/SPEC.md 4.2).
-    function _block(uint256 dtype, string memory which) private pure returns (uint256, uint256) {
-        if (dtype == 0x01 || dtype == 0x04) return (1, 4);
-        if (dtype == 0x02 || dtype == 0x03) return (1, 2);
-        if (dtype == 0x05) return (1, 8);
-        if (dtype == 0x06 || dtype == 0x07) return (1, 1);
-        if (dtype == 0x20) return (32, 18);
-        if (dtype == 0x21) return (32, 34);
-        if (dtype == 0x22) return (32, 22);
-        if (dtype == 0x23) return (256, 144);
-        if (dtype == 0x24) return (256, 176);
-        if (dtype == 0x25) return (256, 210);
-        revert MalformedIo(which, "unknown dtype");
-    }
-
-    /// @dev data_root (docs/SPEC.md 4.2): 256-byte leaves, the last padded with zero bytes, at
-    ///      least one leaf; the leaf hashes padded with zero hashes to a power of two.
-    function _dataRoot(bytes calldata data) private pure returns (bytes32) {
-        uint256 len = data.length;
-        uint256 leaves = len == 0 ? 1 : (len + LEAF - 1) / LEAF;
-        bytes32[] memory hashes = new bytes32[](_pow2(leaves));
-        bytes memory leaf = new bytes(LEAF);
-        for (uint256 i; i < leaves; ++i) {
-            uint256 start = i * LEAF;
-            uint256 size = len - start < LEAF ? len - start : LEAF;
-            bytes32 h;
-            assembly ("memory-safe") {
-                let p := add(leaf, 0x20)
-                // A short last leaf: zero the words its bytes do not fill.
-                if lt(size, 256) {
-                    for { let w := 0 } lt(w, 256) { w := add(w, 0x20) } { mstore(add(p, w), 0) }
-                }
-                calldatacopy(p, add(data.offset, start), size)
-                h := keccak256(p, 256)
+            // The big-endian integer of `size` bytes at calldata offset `p`.
+            function be(p, size) -> v {
+                v := shr(sub(256, shl(3, size)), calldataload(p))
             }
-            hashes[i] = h;
+            function pow2(x) -> p {
+                p := 1
+                for {} lt(p, x) {} { p := shl(1, p) }
+            }
+            // Root of the `n` (a power of two) words at `ptr`, computed in place.
+            function merkle(ptr, n) -> r {
+                for {} gt(n, 1) {} {
+                    n := shr(1, n)
+                    for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                        mstore(add(ptr, shl(5, i)), keccak256(add(ptr, shl(6, i)), 0x40))
+                    }
+                }
+                r := mload(ptr)
+            }
+            // Zeroes words [from, to) of the word array at `ptr` (a copy from past the end of the
+            // calldata reads zeros).
+            function zero(ptr, from, to) {
+                calldatacopy(add(ptr, shl(5, from)), calldatasize(), shl(5, sub(to, from)))
+            }
+            function decode(off, n, copy, base, maxRank, maxNumel) -> r, e {
+                if lt(n, 4) {
+                    e := 1
+                    leave
+                }
+                let count := be(off, 4)
+                // A count the bytes cannot hold (every tensor takes at least 14 bytes: id, dtype,
+                // rank, byte length) is caught before any memory is used for it.
+                if gt(mul(count, 14), sub(n, 4)) {
+                    e := 1
+                    leave
+                }
+                let cap := pow2(count)
+                let hdr := add(base, shl(5, cap))
+                let leaf := add(hdr, 0x160)
+                let hashes := add(leaf, 0x100)
+                let pos := 4
+                for { let t := 0 } lt(t, count) { t := add(t, 1) } {
+                    if gt(add(pos, 5), n) {
+                        e := 1
+                        leave
+                    }
+                    let id := be(add(off, pos), 4)
+                    let dtype := byte(0, calldataload(add(off, add(pos, 4))))
+                    // (elements, bytes) per block (docs/SPEC.md 4.2).
+                    let blockElems := 1
+                    let blockBytes := 0
+                    switch dtype
+                    case 0x01 { blockBytes := 4 }
+                    case 0x04 { blockBytes := 4 }
+                    case 0x02 { blockBytes := 2 }
+                    case 0x03 { blockBytes := 2 }
+                    case 0x05 { blockBytes := 8 }
+                    case 0x06 { blockBytes := 1 }
+                    case 0x07 { blockBytes := 1 }
+                    case 0x20 {
+                        blockElems := 32
+                        blockBytes := 18
+                    }
+                    case 0x21 {
+                        blockElems := 32
+                        blockBytes := 34
+                    }
+                    case 0x22 {
+                        blockElems := 32
+                        blockBytes := 22
+                    }
+                    case 0x23 {
+                        blockElems := 256
+                        blockBytes := 144
+                    }
+                    case 0x24 {
+                        blockElems := 256
+                        blockBytes := 176
+                    }
+                    case 0x25 {
+                        blockElems := 256
+                        blockBytes := 210
+                    }
+                    default {
+                        e := 7
+                        leave
+                    }
+                    if gt(add(pos, 6), n) {
+                        e := 1
+                        leave
+                    }
+                    let rank := byte(0, calldataload(add(off, add(pos, 5))))
+                    if gt(rank, maxRank) {
+                        e := 3
+                        leave
+                    }
+                    // tensor_root's preimage: u256 dtype ‖ u256 rank ‖ u256 dims ‖ data_root.
+                    mstore(hdr, dtype)
+                    mstore(add(hdr, 0x20), rank)
+                    let numel := 1
+                    let next := add(pos, 6)
+                    for { let k := 0 } lt(k, rank) { k := add(k, 1) } {
+                        if gt(add(next, 8), n) {
+                            e := 1
+                            leave
+                        }
+                        let dim := be(add(off, next), 8)
+                        next := add(next, 8)
+                        // numel <= 2^40 and dim < 2^64: the product cannot overflow.
+                        numel := mul(numel, dim)
+                        if gt(numel, maxNumel) {
+                            e := 4
+                            leave
+                        }
+                        mstore(add(hdr, shl(5, add(k, 2))), dim)
+                    }
+                    if gt(add(next, 8), n) {
+                        e := 1
+                        leave
+                    }
+                    let len := be(add(off, next), 8)
+                    next := add(next, 8)
+                    if mod(numel, blockElems) {
+                        e := 5
+                        leave
+                    }
+                    if iszero(eq(len, mul(div(numel, blockElems), blockBytes))) {
+                        e := 6
+                        leave
+                    }
+                    if gt(len, sub(n, next)) {
+                        e := 1
+                        leave
+                    }
+                    // data_root: 256-byte leaves, the last padded with zero bytes, at least one.
+                    let leaves := 1
+                    if len { leaves := shr(8, add(len, 0xff)) }
+                    let data := add(copy, next)
+                    for { let i := 0 } lt(i, leaves) { i := add(i, 1) } {
+                        let start := add(data, shl(8, i))
+                        let size := sub(len, shl(8, i))
+                        switch lt(size, 0x100)
+                        case 0 { mstore(add(hashes, shl(5, i)), keccak256(start, 0x100)) }
+                        default {
+                            mcopy(leaf, start, size)
+                            calldatacopy(add(leaf, size), calldatasize(), sub(0x100, size))
+                            mstore(add(hashes, shl(5, i)), keccak256(leaf, 0x100))
+                        }
+                    }
+                    let width := pow2(leaves)
+                    zero(hashes, leaves, width)
+                    mstore(add(hdr, shl(5, add(rank, 2))), merkle(hashes, width))
+                    // The entry: keccak256(u32 id ‖ tensor_root), in the scratch space.
+                    mstore(0x00, shl(224, id))
+                    mstore(0x04, keccak256(hdr, shl(5, add(rank, 3))))
+                    mstore(add(base, shl(5, t)), keccak256(0x00, 0x24))
+                    pos := add(next, len)
+                }
+                if iszero(eq(pos, n)) {
+                    e := 2
+                    leave
+                }
+                zero(base, count, cap)
+                mstore(0x20, merkle(base, cap))
+                mstore(0x00, count)
+                r := keccak256(0x00, 0x40)
+            }
+            let copy := mload(0x40)
+            calldatacopy(copy, io.offset, io.length)
+            ioHash := keccak256(copy, io.length)
+            root, err :=
+                decode(io.offset, io.length, copy, add(copy, and(add(io.length, 0x1f), not(0x1f))), MAX_RANK, MAX_NUMEL)
         }
-        return Merkle.rootOfPow2(hashes);
     }
 
-    /// @dev The smallest power of two >= max(n, 1).
-    function _pow2(uint256 n) private pure returns (uint256 p) {
-        p = 1;
-        while (p < n) p <<= 1;
+    /// @dev The Rust decoder's reason for a `_decode` error code.
+    function _reason(uint256 err) private pure returns (string memory) {
+        if (err == 1) return "truncated";
+        if (err == 2) return "trailing bytes";
+        if (err == 3) return "rank above 8";
+        if (err == 4) return "more than 2^40 elements";
+        if (err == 5) return "not a whole number of blocks";
+        if (err == 6) return "byte length does not match dtype and shape";
+        return "unknown dtype";
     }
 }

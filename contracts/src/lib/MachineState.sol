@@ -56,8 +56,9 @@ library MachineState {
         uint256 end = pos + 1 + 32 * n;
         if (b.length < end) return (false, p);
         bytes32[] memory roots = new bytes32[](n);
-        for (uint256 k; k < n; ++k) {
-            roots[k] = bytes32(b[pos + 1 + 32 * k:pos + 33 + 32 * k]);
+        // In bounds: end ≤ b.length was checked above.
+        assembly ("memory-safe") {
+            calldatacopy(add(roots, 0x20), add(b.offset, add(pos, 1)), shl(5, n))
         }
         (ok, p.acc) = Frontier.fromRoots(count, roots);
         p.end = end;

@@ -16,35 +16,57 @@ library Merkle {
     }
 
     /// @notice The root reached from `leaf` at `index` with `proof` (siblings, bottom up).
+    /// @dev In assembly: every move and claim post checks proofs, and the checked loop cost about
+    ///      twice the hashing.
     function rootFromPath(bytes32 leaf, uint256 index, bytes32[] calldata proof) internal pure returns (bytes32 x) {
-        x = leaf;
-        uint256 n = proof.length;
-        for (uint256 k; k < n; ++k) {
-            bytes32 s = proof[k];
-            x = (index >> k) & 1 == 0 ? hashPair(x, s) : hashPair(s, x);
+        assembly ("memory-safe") {
+            x := leaf
+            for {
+                let p := proof.offset
+                let end := add(p, shl(5, proof.length))
+            } lt(p, end) {
+                p := add(p, 0x20)
+                index := shr(1, index)
+            } {
+                // The running hash is the left child iff the index's bit at this level is 0.
+                let left := shl(5, and(index, 1))
+                mstore(left, x)
+                mstore(xor(left, 0x20), calldataload(p))
+                x := keccak256(0x00, 0x40)
+            }
         }
     }
 
     /// @notice ceil(log2(max(n, 1))): the depth of the padded tree over `n` leaves.
     function depthFor(uint256 n) internal pure returns (uint256 d) {
         if (n <= 1) return 0;
-        uint256 m = n - 1;
-        while (m != 0) {
-            ++d;
-            m >>= 1;
+        // The bit length of n - 1, by binary search.
+        assembly ("memory-safe") {
+            let m := sub(n, 1)
+            let r := shl(7, lt(0xffffffffffffffffffffffffffffffff, m))
+            r := or(r, shl(6, lt(0xffffffffffffffff, shr(r, m))))
+            r := or(r, shl(5, lt(0xffffffff, shr(r, m))))
+            r := or(r, shl(4, lt(0xffff, shr(r, m))))
+            r := or(r, shl(3, lt(0xff, shr(r, m))))
+            r := or(r, shl(2, lt(0xf, shr(r, m))))
+            r := or(r, shl(1, lt(0x3, shr(r, m))))
+            d := add(or(r, lt(0x1, shr(r, m))), 1)
         }
     }
 
     /// @notice Root of a power-of-two number of leaves (1, 2, 4, ...); the caller checks the count.
-    /// @dev Overwrites `leaves` in place (it is a calldata copy owned by the caller).
-    function rootOfPow2(bytes32[] memory leaves) internal pure returns (bytes32) {
-        uint256 n = leaves.length;
-        while (n > 1) {
-            n >>= 1;
-            for (uint256 i; i < n; ++i) {
-                leaves[i] = hashPair(leaves[2 * i], leaves[2 * i + 1]);
+    /// @dev Overwrites `leaves` in place (it is a calldata copy owned by the caller): node i of a level
+    ///      is the hash of the adjacent words 2i and 2i + 1 of the level below.
+    function rootOfPow2(bytes32[] memory leaves) internal pure returns (bytes32 root) {
+        assembly ("memory-safe") {
+            let p := add(leaves, 0x20)
+            for { let n := mload(leaves) } gt(n, 1) {} {
+                n := shr(1, n)
+                for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                    mstore(add(p, shl(5, i)), keccak256(add(p, shl(6, i)), 0x40))
+                }
             }
+            root := mload(p)
         }
-        return leaves[0];
     }
 }

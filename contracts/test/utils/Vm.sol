@@ -10,6 +10,14 @@ interface Vm {
         address emitter;
     }
 
+    struct Gas {
+        uint64 gasLimit;
+        uint64 gasTotalUsed;
+        uint64 gasMemoryUsed;
+        int64 gasRefunded;
+        uint64 gasRemaining;
+    }
+
     // environment
     function warp(uint256 newTimestamp) external;
     function roll(uint256 newHeight) external;
@@ -40,6 +48,10 @@ interface Vm {
     function resumeGasMetering() external;
     /// @dev Marks `target`'s account and storage cold again, to measure a move as its own transaction would.
     function cool(address target) external;
+    /// @dev The gas of the test contract's last call, inside the called contract: what a transaction
+    ///      sending the same calldata pays on top of its 21000 base and calldata cost (a call from a
+    ///      contract also pays for reaching the account and, with value, 9000 for the transfer).
+    function lastCallGas() external view returns (Gas memory gas);
 
     // files, processes and environment (FFI needs `ffi = true` in the active profile)
     function ffi(string[] calldata commandInput) external returns (bytes memory result);
