@@ -5,9 +5,13 @@
 
 pub mod dispute;
 
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// The `refute` binary under test: `$REFUTE_BIN`, else the workspace's debug build.
 ///
@@ -306,5 +310,89 @@ impl Drop for Background {
         if let Ok(None) = self.0.try_wait() {
             self.kill_9();
         }
+    }
+}
+
+/// A running relay: its stop flag, its accept thread, its open connections.
+type Relaying = (Arc<AtomicBool>, JoinHandle<()>, Arc<Mutex<Vec<TcpStream>>>);
+
+/// A TCP relay to the node that can be switched off (port closed, open
+/// connections cut) and on again.
+pub struct Relay {
+    /// The port clients connect to.
+    pub port: u16,
+    upstream: u16,
+    running: Option<Relaying>,
+}
+
+impl Relay {
+    /// A relay to 127.0.0.1:`upstream`, switched on.
+    pub fn new(upstream: u16) -> Self {
+        let mut relay = Self {
+            port: free_port(),
+            upstream,
+            running: None,
+        };
+        relay.on();
+        relay
+    }
+
+    /// Opens the port and relays again.
+    pub fn on(&mut self) {
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, self.port))
+            .expect("the relay port is free");
+        listener
+            .set_nonblocking(true)
+            .expect("the relay's sockets work");
+        let stop = Arc::new(AtomicBool::new(false));
+        let conns: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let (stop2, conns2, upstream) = (stop.clone(), conns.clone(), self.upstream);
+        let accept = std::thread::spawn(move || {
+            while !stop2.load(Ordering::SeqCst) {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                client
+                    .set_nonblocking(false)
+                    .expect("the relay's sockets work");
+                let Ok(node) = TcpStream::connect((Ipv4Addr::LOCALHOST, upstream)) else {
+                    continue;
+                };
+                let mut held = conns2.lock().expect("the relay's sockets work");
+                held.push(client.try_clone().expect("the relay's sockets work"));
+                held.push(node.try_clone().expect("the relay's sockets work"));
+                for (mut from, mut to) in [
+                    (
+                        client.try_clone().expect("the relay's sockets work"),
+                        node.try_clone().expect("the relay's sockets work"),
+                    ),
+                    (node, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(Shutdown::Both);
+                    });
+                }
+            }
+        });
+        self.running = Some((stop, accept, conns));
+    }
+
+    /// Closes the port and cuts every open connection.
+    pub fn off(&mut self) {
+        if let Some((stop, accept, conns)) = self.running.take() {
+            stop.store(true, Ordering::SeqCst);
+            accept.join().expect("the relay's sockets work");
+            for c in conns.lock().expect("the relay's sockets work").drain(..) {
+                let _ = c.shutdown(Shutdown::Both);
+            }
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.off();
     }
 }

@@ -4,12 +4,9 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use alloy::network::EthereumWallet;
@@ -21,7 +18,7 @@ use bisection::contracts::{Claims, ModelRegistry};
 use bisection::deployment::Deployment;
 use bisection::game::tree::Tree;
 use bisection::machine::{Claim, ClaimPost, encode_state, state_root};
-use refute_e2e::{Sandbox, free_port, refute_bin, stdout_ok};
+use refute_e2e::{Relay, Sandbox, free_port, refute_bin, stdout_ok};
 use serde_json::Value;
 use trace_vm::commit::DType;
 use trace_vm::tensor::Tensor;
@@ -489,86 +486,6 @@ fn reorgs_below_and_beyond_the_confirmation_depth() {
         recorded_claims(&net.db()),
         vec![(0, input_hash("B"), block_b), (1, input_hash("D"), block_d)]
     );
-}
-
-/// A running relay: its stop flag, its accept thread, its open connections.
-type Relaying = (Arc<AtomicBool>, JoinHandle<()>, Arc<Mutex<Vec<TcpStream>>>);
-
-/// A TCP relay to the node that can be switched off (port closed, open
-/// connections cut) and on again.
-struct Relay {
-    port: u16,
-    upstream: u16,
-    running: Option<Relaying>,
-}
-
-impl Relay {
-    fn new(upstream: u16) -> Self {
-        let mut relay = Self {
-            port: free_port(),
-            upstream,
-            running: None,
-        };
-        relay.on();
-        relay
-    }
-
-    fn on(&mut self) {
-        let listener =
-            TcpListener::bind((Ipv4Addr::LOCALHOST, self.port)).expect("the relay port is free");
-        listener
-            .set_nonblocking(true)
-            .expect("the relay's sockets work");
-        let stop = Arc::new(AtomicBool::new(false));
-        let conns: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
-        let (stop2, conns2, upstream) = (stop.clone(), conns.clone(), self.upstream);
-        let accept = std::thread::spawn(move || {
-            while !stop2.load(Ordering::SeqCst) {
-                let Ok((client, _)) = listener.accept() else {
-                    std::thread::sleep(Duration::from_millis(5));
-                    continue;
-                };
-                client
-                    .set_nonblocking(false)
-                    .expect("the relay's sockets work");
-                let Ok(node) = TcpStream::connect((Ipv4Addr::LOCALHOST, upstream)) else {
-                    continue;
-                };
-                let mut held = conns2.lock().expect("the relay's sockets work");
-                held.push(client.try_clone().expect("the relay's sockets work"));
-                held.push(node.try_clone().expect("the relay's sockets work"));
-                for (mut from, mut to) in [
-                    (
-                        client.try_clone().expect("the relay's sockets work"),
-                        node.try_clone().expect("the relay's sockets work"),
-                    ),
-                    (node, client),
-                ] {
-                    std::thread::spawn(move || {
-                        let _ = std::io::copy(&mut from, &mut to);
-                        let _ = to.shutdown(Shutdown::Both);
-                    });
-                }
-            }
-        });
-        self.running = Some((stop, accept, conns));
-    }
-
-    fn off(&mut self) {
-        if let Some((stop, accept, conns)) = self.running.take() {
-            stop.store(true, Ordering::SeqCst);
-            accept.join().expect("the relay's sockets work");
-            for c in conns.lock().expect("the relay's sockets work").drain(..) {
-                let _ = c.shutdown(Shutdown::Both);
-            }
-        }
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        self.off();
-    }
 }
 
 #[test]

@@ -456,3 +456,187 @@ fn of_fifty_claims_the_ten_wrong_ones_are_challenged_and_lose_and_no_honest_one_
         );
     }
 }
+
+/// Two wrong claims played while the watcher's node goes away for a while
+/// (its RPC connection refused and cut): the watcher retries, replays the
+/// games from the chain once its node is back, and wins both.
+#[test]
+fn a_watcher_wins_through_an_rpc_outage_mid_game() {
+    let Some(net) = Net::start() else {
+        return;
+    };
+    let log = net.sandbox.home().join("test.log");
+    let cheaters: Vec<(String, Background)> = ["flip-bit", "swap-model"]
+        .iter()
+        .enumerate()
+        .map(|(i, cheat)| {
+            let key = net.funded();
+            let p = net.claim(&key, &format!("Faulty answer {i}."), Some(cheat), &log);
+            (key, p)
+        })
+        .collect();
+    wait_until(180, "two claims posted", &log, || net.claim_count() == 2);
+    let anvil_port: u16 = net
+        .deployment
+        .rpc_url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("the devnet URL has a port");
+    let mut relay = refute_e2e::Relay::new(anvil_port);
+    let relayed = format!("http://127.0.0.1:{}", relay.port);
+    let watcher_key = net.funded();
+    let db = net.sandbox.home().join("watch.db");
+    let _watcher = net.spawn(
+        &watcher_key,
+        &[
+            "watch",
+            "--rpc-url",
+            &relayed,
+            "--confirmations",
+            "0",
+            "--poll-interval-ms",
+            "200",
+            "--db",
+            db.to_str().expect("UTF-8"),
+        ],
+        &log,
+    );
+    let over = || (0..2).all(|id| net.status(id) == REJECTED);
+
+    // The outage: after the watcher's first moves, 5 s without its node.
+    wait_until(180, "the watcher's first moves", &log, || {
+        net.challenger_moves() >= 2
+    });
+    relay.off();
+    let cut_at = net.challenger_moves();
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        net.challenger_moves(),
+        cut_at,
+        "no challenger move while the watcher's node is away"
+    );
+    relay.on();
+    eprintln!("outage of 5 s after {cut_at} challenger moves");
+
+    wait_until(300, "both wrong claims rejected", &log, over);
+    for (key, p) in cheaters {
+        let (status, out) = p.wait(120);
+        assert!(status.success(), "{key} exited with {status}");
+        let report: Value = serde_json::from_str(&out).expect("claim --json");
+        let outcome = report["outcome"].as_str().expect("outcome");
+        assert!(outcome.contains("Challenger won"), "{outcome}");
+    }
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        text.contains("transport error; retrying") || text.contains("retried after the next block"),
+        "the outage was noticed and retried"
+    );
+}
+
+/// Claims the watcher cannot re-execute are skipped with their reason and
+/// never stop it: a model it does not have installed, and an input that
+/// does not fit the registered program (garbage tensors in a valid
+/// encoding). A wrong claim posted after them is still challenged and won.
+#[test]
+fn unrunnable_claims_are_skipped_with_a_reason_and_the_watcher_goes_on() {
+    use bisection::machine::{ClaimPost, encode_state};
+    use watcher::provider::answer;
+    let Some(net) = Net::start() else {
+        return;
+    };
+    let log = net.sandbox.home().join("test.log");
+    let model = trace_vm::models::open(&trace_vm::format::models_dir(), "minilm-l6")
+        .expect("minilm-l6 opens");
+    let good = answer(&model, "A fine sentence.", 0, None).expect("answer");
+    // Garbage input: one byte tensor in place of the token ids and mask,
+    // opened by a trace of two entries under the real model's id.
+    let garbage = {
+        // As long as the prompt, so the watcher derives the registered program.
+        let n = good.prompt_ids.len();
+        let t =
+            trace_vm::tensor::Tensor::from_bytes(trace_vm::commit::DType::U8, &[n], vec![b'x'; n])
+                .expect("a byte tensor");
+        let input = encode_state(&[(0, &t)]);
+        let output = good.post.output.clone();
+        let root = |b: &[u8]| bisection::machine::state_root("x", b).expect("valid encoding");
+        let tree = bisection::game::tree::Tree::new(&[root(&input), root(&output)]);
+        let mut claim = good.post.claim.clone();
+        claim.trace_root = tree.root();
+        claim.sizes = vec![2, 2];
+        ClaimPost::new(claim, input, output, tree.proof(0), tree.proof(1))
+    };
+    // Another model: the real program hash with weights nobody has.
+    let mut stranger = good.post.clone();
+    stranger.claim.weights_root = [7; 32];
+    let wrong = answer(
+        &model,
+        "A wrong sentence.",
+        0,
+        Some(watcher::provider::Cheat::FlipBit),
+    )
+    .expect("answer");
+    let node = bisection::chain::Node::connect(
+        &net.deployment.rpc_url,
+        net.funded().parse().expect("key"),
+        net.deployment.contracts.clone(),
+        bisection::chain::Retry::default(),
+    )
+    .expect("connect");
+    let poster = bisection::chain::Responder::new(node);
+    let ids: Vec<u64> = net.rt.block_on(async {
+        let bond = poster.min_bond().await.expect("minBond");
+        let mut ids = Vec::new();
+        for (name, post) in [
+            ("garbage", &garbage),
+            ("stranger", &stranger),
+            ("wrong", &wrong.post),
+        ] {
+            poster.register(&post.claim, name).await.expect("register");
+            ids.push(poster.post_claim(post, bond).await.expect("postClaim").0);
+        }
+        ids
+    });
+    let defence = {
+        let stage =
+            watcher::stage::ChainStage::new(poster.clone(), U256::ZERO, Duration::from_millis(200));
+        let trace = wrong.trace.clone();
+        let id = ids[2];
+        net.rt.spawn(async move { stage.defend(id, trace).await })
+    };
+    let _watcher = net.watch(&net.funded(), &log);
+    wait_until(180, "the wrong claim rejected", &log, || {
+        net.status(ids[2]) == REJECTED
+    });
+    let verdict = net.rt.block_on(defence).expect("task").expect("defence");
+    assert!(
+        verdict.detail.contains("Challenger won"),
+        "{}",
+        verdict.detail
+    );
+    wait_until(60, "every job recorded", &log, || {
+        jobs(&net)
+            .iter()
+            .all(|(_, state, _)| state != "queued" && state != "to_reexecute")
+    });
+    let jobs = jobs(&net);
+    let job = |id: u64| {
+        jobs.iter()
+            .find(|j| j.0 == id)
+            .cloned()
+            .expect("a job per claim")
+    };
+    let (_, state, detail) = job(ids[0]);
+    assert_eq!(state, "skipped", "{detail}");
+    assert!(
+        detail.contains("input state holds 1 tensors, the program takes 2"),
+        "{detail}"
+    );
+    let (_, state, detail) = job(ids[1]);
+    assert_eq!(state, "model_not_installed", "{detail}");
+    assert!(detail.contains("weights"), "{detail}");
+    assert_eq!(job(ids[2]).1, "mismatch");
+    for id in &ids[..2] {
+        assert_eq!(net.status(*id), 1, "claim {id} was left alone");
+    }
+}
