@@ -175,6 +175,16 @@ impl ChainStage {
         let mut joined = Vec::new();
         let mut outcomes = Vec::new();
         loop {
+            // Read before the games are listed: every game that settled the
+            // claim is then among them, and is joined before the loop ends.
+            let (status, deadline, now) = match self.claim_status(claim_id).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(target: "refute::watch", claim = claim_id, error = %e, "cannot read the claim; trying again");
+                    tokio::time::sleep(self.poll).await;
+                    continue;
+                }
+            };
             // An RPC failure here is waited out, never a reason to stop
             // defending: the claim's bond is at stake.
             let games = match self.responder.games_on(claim_id).await {
@@ -221,14 +231,6 @@ impl ChainStage {
                     }
                 }
             }
-            let (status, deadline, now) = match self.claim_status(claim_id).await {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(target: "refute::watch", claim = claim_id, error = %e, "cannot read the claim; trying again");
-                    tokio::time::sleep(self.poll).await;
-                    continue;
-                }
-            };
             // Over once the claim is settled and every game on it played.
             if status != PENDING && playing.is_empty() {
                 break;
