@@ -264,16 +264,8 @@ pub async fn move_txs(
     let mut moves = Vec::new();
     for (tx, log) in seen.into_iter().skip(skip) {
         let sent = node
-            .read("eth_getTransactionByHash", on, || async {
-                provider.get_transaction_by_hash(tx).await
-            })
-            .await?
-            .ok_or(Error::TxFailed {
-                call: "eth_getTransactionByHash",
-                on,
-                tx,
-                reason: "the node does not know a transaction it logged".into(),
-            })?;
+            .transaction(on, tx, "the node does not know a transaction it logged")
+            .await?;
         moves.push(MoveTx {
             tx,
             block: log.block_number.ok_or(Error::Unexpected {

@@ -241,6 +241,27 @@ impl Node {
         Ok(Sent::of(&receipt))
     }
 
+    /// Transaction `tx` as the node holds it; `missing` says, in the error,
+    /// why the caller expected it to exist.
+    pub async fn transaction(
+        &self,
+        on: Target,
+        tx: TxHash,
+        missing: &str,
+    ) -> Result<alloy::rpc::types::Transaction> {
+        let provider = &self.provider;
+        self.read("eth_getTransactionByHash", on, || async {
+            provider.get_transaction_by_hash(tx).await
+        })
+        .await?
+        .ok_or_else(|| Error::TxFailed {
+            call: "eth_getTransactionByHash",
+            on,
+            tx,
+            reason: missing.to_string(),
+        })
+    }
+
     /// The timestamp of the latest block: the time the contracts judge
     /// clocks and windows by, not this machine's.
     pub async fn latest_time(&self) -> Result<u64> {

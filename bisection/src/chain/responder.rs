@@ -202,19 +202,10 @@ impl Responder {
     /// posted through another contract carries its bytes elsewhere).
     pub async fn posted(&self, claim_id: u64, tx: B256) -> Result<Posted> {
         let on = Target::Claim(claim_id);
-        let provider = self.node.provider();
         let sent = self
             .node
-            .read("eth_getTransactionByHash", on, || async {
-                provider.get_transaction_by_hash(tx).await
-            })
-            .await?
-            .ok_or(Error::TxFailed {
-                call: "eth_getTransactionByHash",
-                on,
-                tx,
-                reason: "the node does not know the claim's transaction".into(),
-            })?;
+            .transaction(on, tx, "the node does not know the claim's transaction")
+            .await?;
         let call = {
             use alloy::consensus::Transaction as _;
             Claims::postClaimCall::abi_decode(sent.input()).map_err(|e| Error::Unexpected {
