@@ -4,6 +4,7 @@
 //! its own state directory and on its own port, so they can run in parallel.
 
 pub mod dispute;
+pub mod net;
 
 use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

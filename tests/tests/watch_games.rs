@@ -4,202 +4,19 @@
 //! deep in its trace). The watcher re-executes every claim, challenges the
 //! two wrong ones and wins both games, though it is killed with SIGKILL
 //! again and again while they are played; the honest claim is never
-//! challenged and finalizes after its window.
+//! challenged and finalizes after its window. Further tests: 50 claims with
+//! 10 wrong, an RPC outage and a reorg mid-game, and unrunnable claims.
 
 use std::future::IntoFuture;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use alloy::primitives::{Address, U256};
+use alloy::primitives::U256;
 use alloy::providers::ext::AnvilApi;
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
-use alloy::signers::local::PrivateKeySigner;
-use bisection::contracts::{Claims, DisputeGame};
-use bisection::deployment::Deployment;
-use refute_e2e::{Background, Sandbox, free_port, installed_model, refute_bin, stdout_ok};
+use bisection::contracts::DisputeGame;
+use refute_e2e::Background;
+use refute_e2e::net::{FINALIZED, Net, REJECTED, WINDOW, address, wait_until};
 use serde_json::Value;
-
-/// The devnet's default challenge window, in seconds.
-const WINDOW: u64 = 600;
-
-/// Claim statuses (`IClaims.Status`).
-const FINALIZED: u8 = 2;
-const REJECTED: u8 = 3;
-
-struct Net {
-    sandbox: Sandbox,
-    deployment: Deployment,
-    rt: tokio::runtime::Runtime,
-}
-
-impl Net {
-    /// A devnet in a fresh state directory whose models are MiniLM-L6 alone
-    /// (the watcher indexes every installed model when it starts).
-    fn start() -> Option<Self> {
-        let minilm = installed_model("minilm-l6")?;
-        let sandbox = Sandbox::new();
-        let models = sandbox.home().join("models");
-        std::fs::create_dir_all(&models).expect("models directory");
-        std::os::unix::fs::symlink(&minilm, models.join("minilm-l6")).expect("symlink");
-        let port = free_port().to_string();
-        stdout_ok(&sandbox.refute(&["devnet", "up", "--port", &port]));
-        let deployment = Deployment::load(&sandbox.home().join("devnet/deployment.json"))
-            .expect("`devnet up` wrote the deployment record");
-        // Multi-threaded: defences spawned on it play while the test waits.
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("a tokio runtime starts");
-        Some(Self {
-            sandbox,
-            deployment,
-            rt,
-        })
-    }
-
-    /// A new account holding 1000 ether: its private key.
-    fn funded(&self) -> String {
-        let signer = PrivateKeySigner::random();
-        let ether = U256::from(10u64).pow(U256::from(21u64));
-        self.rt
-            .block_on(self.provider().anvil_set_balance(signer.address(), ether))
-            .expect("anvil_setBalance");
-        format!("0x{}", alloy::hex::encode(signer.to_bytes()))
-    }
-
-    fn provider(&self) -> DynProvider {
-        ProviderBuilder::new()
-            .connect_http(self.deployment.rpc_url.parse().expect("URL"))
-            .erased()
-    }
-
-    /// `refute ARGS` in the background as the account `key` (for `claim`
-    /// and `watch`), stderr appended to `log`.
-    fn spawn(&self, key: &str, args: &[&str], log: &Path) -> Background {
-        let child = Command::new(refute_bin())
-            .current_dir(refute_e2e::workspace_root())
-            .arg("--home")
-            .arg(self.sandbox.home())
-            .args(args)
-            .env("REFUTE_ACCOUNT_KEY", key)
-            .env("REFUTE_WATCH_ACCOUNT_KEY", key)
-            .stdout(Stdio::piped())
-            .stderr(
-                std::fs::File::options()
-                    .create(true)
-                    .append(true)
-                    .open(log)
-                    .expect("log file opens"),
-            )
-            .spawn()
-            .expect("refute starts");
-        Background(child)
-    }
-
-    fn claim(&self, key: &str, prompt: &str, cheat: Option<&str>, log: &Path) -> Background {
-        let mut args = vec![
-            "claim",
-            "--model",
-            "minilm-l6",
-            "--prompt",
-            prompt,
-            "--defend",
-            "--poll-interval-ms",
-            "200",
-            "--json",
-        ];
-        if let Some(c) = cheat {
-            args.extend(["--cheat", c]);
-        }
-        self.spawn(key, &args, log)
-    }
-
-    fn watch(&self, key: &str, log: &Path) -> Background {
-        let db = self.sandbox.home().join("watch.db");
-        let args = [
-            "watch",
-            "--confirmations",
-            "0",
-            "--poll-interval-ms",
-            "200",
-            "--db",
-            db.to_str().expect("UTF-8 path"),
-        ];
-        self.spawn(key, &args, log)
-    }
-
-    fn claims(&self) -> Claims::ClaimsInstance<DynProvider> {
-        Claims::new(self.deployment.contracts.claims, self.provider())
-    }
-
-    fn claim_count(&self) -> u64 {
-        self.rt
-            .block_on(self.claims().claimCount().call().into_future())
-            .expect("claimCount")
-            .to()
-    }
-
-    fn status(&self, id: u64) -> u8 {
-        self.rt
-            .block_on(self.claims().getClaim(U256::from(id)).call().into_future())
-            .expect("getClaim")
-            .status
-    }
-
-    fn claimant(&self, id: u64) -> Address {
-        self.rt
-            .block_on(self.claims().getClaim(U256::from(id)).call().into_future())
-            .expect("getClaim")
-            .claimant
-    }
-
-    /// Moves the challenger (the watcher) made in every game so far.
-    fn challenger_moves(&self) -> u32 {
-        let game = DisputeGame::new(self.deployment.contracts.dispute_game, self.provider());
-        self.rt.block_on(async {
-            let n: u64 = game.gameCount().call().await.expect("gameCount").to();
-            let mut total = 0;
-            for id in 0..n {
-                let g = game.getGame(U256::from(id)).call().await.expect("getGame");
-                total += g.challengerMoves;
-            }
-            total
-        })
-    }
-
-    fn balance(&self, who: Address) -> U256 {
-        self.rt
-            .block_on(self.provider().get_balance(who).into_future())
-            .expect("eth_getBalance")
-    }
-
-    fn advance(&self, secs: u64) {
-        let p = self.provider();
-        self.rt.block_on(async {
-            p.anvil_increase_time(secs).await.expect("evm_increaseTime");
-            p.evm_mine(None).await.expect("evm_mine");
-        });
-    }
-}
-
-fn address(key: &str) -> Address {
-    key.parse::<PrivateKeySigner>().expect("key").address()
-}
-
-/// Waits until `done` holds, for at most `secs`, showing `log` on failure.
-fn wait_until(secs: u64, what: &str, log: &Path, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "{what}: not within {secs} s\nlog:\n{}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// Kill rounds: 10 by default; `REFUTE_KILL_ROUNDS` changes it.
 fn kill_rounds() -> u32 {
@@ -466,16 +283,7 @@ fn a_watcher_wins_through_an_rpc_outage_mid_game() {
         return;
     };
     let log = net.sandbox.home().join("test.log");
-    let cheaters: Vec<(String, Background)> = ["flip-bit", "swap-model"]
-        .iter()
-        .enumerate()
-        .map(|(i, cheat)| {
-            let key = net.funded();
-            let p = net.claim(&key, &format!("Faulty answer {i}."), Some(cheat), &log);
-            (key, p)
-        })
-        .collect();
-    wait_until(180, "two claims posted", &log, || net.claim_count() == 2);
+    let cheaters = two_wrong_claims(&net, &log);
     let anvil_port: u16 = net
         .deployment
         .rpc_url
@@ -502,7 +310,6 @@ fn a_watcher_wins_through_an_rpc_outage_mid_game() {
         ],
         &log,
     );
-    let over = || (0..2).all(|id| net.status(id) == REJECTED);
 
     // The outage: after the watcher's first moves, 5 s without its node.
     wait_until(180, "the watcher's first moves", &log, || {
@@ -519,7 +326,36 @@ fn a_watcher_wins_through_an_rpc_outage_mid_game() {
     relay.on();
     eprintln!("outage of 5 s after {cut_at} challenger moves");
 
-    wait_until(300, "both wrong claims rejected", &log, over);
+    both_rejected(&net, cheaters, &log);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        text.contains("transport error; retrying") || text.contains("retried after the next block"),
+        "the outage was noticed and retried"
+    );
+}
+
+/// Two wrong claims (a flipped bit, a swapped model), each defended by its
+/// claimant's `refute claim --defend`, once both are posted.
+fn two_wrong_claims(net: &Net, log: &Path) -> Vec<(String, Background)> {
+    let cheaters = ["flip-bit", "swap-model"]
+        .iter()
+        .enumerate()
+        .map(|(i, cheat)| {
+            let key = net.funded();
+            let p = net.claim(&key, &format!("Faulty answer {i}."), Some(cheat), log);
+            (key, p)
+        })
+        .collect();
+    wait_until(180, "two claims posted", log, || net.claim_count() == 2);
+    cheaters
+}
+
+/// Waits for both claims of [`two_wrong_claims`] to be rejected, and for
+/// their defences to end reporting the challenger's win.
+fn both_rejected(net: &Net, cheaters: Vec<(String, Background)>, log: &Path) {
+    wait_until(300, "both wrong claims rejected", log, || {
+        (0..2).all(|id| net.status(id) == REJECTED)
+    });
     for (key, p) in cheaters {
         let (status, out) = p.wait(120);
         assert!(status.success(), "{key} exited with {status}");
@@ -527,10 +363,49 @@ fn a_watcher_wins_through_an_rpc_outage_mid_game() {
         let outcome = report["outcome"].as_str().expect("outcome");
         assert!(outcome.contains("Challenger won"), "{outcome}");
     }
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
+}
+
+/// A reorg mid-game: the chain is reverted to a snapshot taken after the
+/// watcher's first moves, dropping the moves of both sides since. Both the
+/// watcher and the claimants notice their moves are gone, replay the games
+/// from the chain as it now is, and play on; the watcher wins both.
+#[test]
+fn a_watcher_wins_through_a_reorg_that_drops_moves_mid_game() {
+    let Some(net) = Net::start() else {
+        return;
+    };
+    let log = net.sandbox.home().join("test.log");
+    let cheaters = two_wrong_claims(&net, &log);
+    let _watcher = net.watch(&net.funded(), &log);
+    wait_until(180, "the watcher's first moves", &log, || {
+        net.challenger_moves() >= 2
+    });
+    let p = net.provider();
+    let snapshot = net.rt.block_on(p.anvil_snapshot()).expect("evm_snapshot");
+    let at_snapshot = net.challenger_moves();
+    wait_until(180, "moves after the snapshot", &log, || {
+        net.challenger_moves() >= at_snapshot + 2
+    });
+    let before_reorg = net.challenger_moves();
     assert!(
-        text.contains("transport error; retrying") || text.contains("retried after the next block"),
-        "the outage was noticed and retried"
+        (0..2).all(|id| net.status(id) != REJECTED),
+        "the games outlast the snapshot's moves"
+    );
+    let reverted = net
+        .rt
+        .block_on(p.anvil_revert(snapshot))
+        .expect("evm_revert");
+    assert!(reverted, "evm_revert found the snapshot");
+    let after_reorg = net.challenger_moves();
+    assert!(
+        after_reorg < before_reorg,
+        "the reorg dropped challenger moves ({before_reorg} before, {after_reorg} after)"
+    );
+    eprintln!("reorg dropped challenger moves: {before_reorg} -> {after_reorg}");
+    both_rejected(&net, cheaters, &log);
+    assert!(
+        net.challenger_moves() > after_reorg,
+        "the watcher moved again after the reorg"
     );
 }
 

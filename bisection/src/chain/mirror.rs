@@ -58,12 +58,7 @@ impl Mirror {
             .event_signature(DisputeGame::GameCreated::SIGNATURE_HASH)
             .topic1(B256::from(id))
             .from_block(0);
-        let provider = node.provider();
-        let created = node
-            .read("eth_getLogs", on, || async {
-                provider.get_logs(&filter).await
-            })
-            .await?;
+        let created = node.logs(on, &filter).await?;
         let log = created.first().ok_or(Error::Unexpected {
             on,
             reason: "no GameCreated event: the game does not exist on this deployment".into(),
@@ -72,7 +67,7 @@ impl Mirror {
             on,
             reason: "GameCreated event without a block number".into(),
         })?;
-        let start = block_time(node, on, log).await?;
+        let start = block_time(on, log)?;
         let root = view.roots.first().ok_or(Error::Unexpected {
             on,
             reason: "getGame returned no roots".into(),
@@ -245,12 +240,7 @@ pub async fn move_txs(
         .topic1(B256::from(U256::from(game_id)))
         .from_block(from_block)
         .to_block(to_block);
-    let provider = node.provider();
-    let logs = node
-        .read("eth_getLogs", on, || async {
-            provider.get_logs(&filter).await
-        })
-        .await?;
+    let logs = node.logs(on, &filter).await?;
     let mut seen: Vec<(TxHash, &alloy::rpc::types::Log)> = Vec::new();
     for log in &logs {
         let tx = log.transaction_hash.ok_or(Error::Unexpected {
@@ -272,7 +262,7 @@ pub async fn move_txs(
                 on,
                 reason: format!("the event of move {tx} has no block number"),
             })?,
-            time: block_time(node, on, log).await?,
+            time: block_time(on, log)?,
             from: sent.inner.signer(),
             calldata: sent.input().clone(),
         });
@@ -298,23 +288,10 @@ pub fn apply_chain_move(
     Ok(who)
 }
 
-/// The timestamp of the block holding `log`.
-async fn block_time(node: &Node, on: Target, log: &alloy::rpc::types::Log) -> Result<u64> {
-    if let Some(t) = log.block_timestamp {
-        return Ok(t);
-    }
-    let number = log.block_number.ok_or(Error::Unexpected {
+/// The timestamp of the block holding `log` (set by [`Node::logs`]).
+fn block_time(on: Target, log: &alloy::rpc::types::Log) -> Result<u64> {
+    log.block_timestamp.ok_or(Error::Unexpected {
         on,
-        reason: "an event without a block number".into(),
-    })?;
-    let provider = node.provider();
-    node.read("eth_getBlockByNumber", on, || async {
-        provider.get_block_by_number(number.into()).await
-    })
-    .await?
-    .map(|b| b.header.timestamp)
-    .ok_or(Error::Unexpected {
-        on,
-        reason: format!("block {number} is unknown to the node"),
+        reason: "an event without its block's timestamp".into(),
     })
 }

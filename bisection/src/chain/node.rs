@@ -3,13 +3,14 @@
 //! (`eth_call` with the same sender, value and calldata) before they are
 //! sent, so a transaction the contract would reject is never sent.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
 use alloy::contract::{CallBuilder, CallDecoder};
-use alloy::primitives::{Address, TxHash, U256};
+use alloy::primitives::{Address, B256, TxHash, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
-use alloy::rpc::types::TransactionReceipt;
+use alloy::rpc::types::{Filter, Log, TransactionReceipt};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolInterface;
 
@@ -17,6 +18,10 @@ use crate::contracts::{Claims, DisputeGame, ModelRegistry};
 use crate::deployment::ContractAddresses;
 use crate::error::Target;
 use crate::{Error, Result};
+
+/// How long a sent transaction may wait in the pool before the sender
+/// gives up on it and reads the state again.
+const RECEIPT_WAIT: Duration = Duration::from_secs(300);
 
 /// How often and how patiently transport errors are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,24 +214,31 @@ impl Node {
         // The state may change between simulation and sending (gas
         // estimation then reverts): still a rejection, not a transport error.
         let sending = self.sending.lock().await;
-        let pending = builder.send().await.map_err(|e| match Failure::from(e) {
-            Failure::Revert(reason) => Error::Rejected { call, on, reason },
-            Failure::Transport(reason) => Error::Transport {
-                call,
-                on,
-                attempts: 1,
-                reason,
-            },
-        })?;
-        drop(sending);
-        let tx = *pending.tx_hash();
-        let receipt: TransactionReceipt =
-            pending.get_receipt().await.map_err(|e| Error::TxFailed {
-                call,
-                on,
-                tx,
-                reason: format!("no receipt: {e}"),
+        // The nonce is read from the node for every send, never cached: after
+        // a reorg the account's nonce may go back, and a cached one would
+        // leave the transaction queued behind a gap forever.
+        let provider = &self.provider;
+        let nonce = self
+            .read("eth_getTransactionCount", on, || async {
+                provider.get_transaction_count(self.sender).pending().await
+            })
+            .await?;
+        let pending = builder
+            .nonce(nonce)
+            .send()
+            .await
+            .map_err(|e| match Failure::from(e) {
+                Failure::Revert(reason) => Error::Rejected { call, on, reason },
+                Failure::Transport(reason) => Error::Transport {
+                    call,
+                    on,
+                    attempts: 1,
+                    reason,
+                },
             })?;
+        drop(sending);
+        let receipt = self.receipt(call, on, *pending.tx_hash()).await?;
+        let tx = receipt.transaction_hash;
         if !receipt.status() {
             return Err(Error::TxFailed {
                 call,
@@ -239,6 +251,52 @@ impl Node {
         }
         tracing::info!(target: "refute::chain", call, %on, %tx, gas = receipt.gas_used, "transaction mined");
         Ok(Sent::of(&receipt))
+    }
+
+    /// Waits for the receipt of `tx`, sent for `call`. A transaction the
+    /// node no longer knows (a reorg dropped the block that held it, or the
+    /// pool evicted it) is an error at once rather than a wait forever: the
+    /// caller reads the state again and decides anew.
+    async fn receipt(
+        &self,
+        call: &'static str,
+        on: Target,
+        tx: TxHash,
+    ) -> Result<TransactionReceipt> {
+        let failed = |reason: String| Error::TxFailed {
+            call,
+            on,
+            tx,
+            reason,
+        };
+        let provider = &self.provider;
+        let poll = provider.client().poll_interval();
+        let deadline = tokio::time::Instant::now() + RECEIPT_WAIT;
+        loop {
+            let receipt = self
+                .read("eth_getTransactionReceipt", on, || async {
+                    provider.get_transaction_receipt(tx).await
+                })
+                .await?;
+            if let Some(r) = receipt {
+                return Ok(r);
+            }
+            let known = self
+                .read("eth_getTransactionByHash", on, || async {
+                    provider.get_transaction_by_hash(tx).await
+                })
+                .await?;
+            if known.is_none() {
+                return Err(failed(
+                    "dropped by the node before it was mined (a reorg, or evicted from the pool)"
+                        .into(),
+                ));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(failed(format!("not mined within {RECEIPT_WAIT:?}")));
+            }
+            tokio::time::sleep(poll).await;
+        }
     }
 
     /// Transaction `tx` as the node holds it; `missing` says, in the error,
@@ -260,6 +318,52 @@ impl Node {
             tx,
             reason: missing.to_string(),
         })
+    }
+
+    /// The logs `filter` matches on the canonical chain, each with its
+    /// block's timestamp. A node may still return logs of blocks a reorg
+    /// (or `evm_revert`) dropped: a log is kept only when its block hash is
+    /// the hash of the canonical block at its number.
+    pub async fn logs(&self, on: Target, filter: &Filter) -> Result<Vec<Log>> {
+        let provider = &self.provider;
+        let logs = self
+            .read("eth_getLogs", on, || async {
+                provider.get_logs(filter).await
+            })
+            .await?;
+        let mut canonical: BTreeMap<u64, Option<(B256, u64)>> = BTreeMap::new();
+        let mut kept = Vec::with_capacity(logs.len());
+        for mut log in logs {
+            let (Some(number), Some(hash)) = (log.block_number, log.block_hash) else {
+                continue; // pending, not mined
+            };
+            if log.removed {
+                continue;
+            }
+            let block = match canonical.get(&number) {
+                Some(b) => *b,
+                None => {
+                    let b = self
+                        .read("eth_getBlockByNumber", on, || async {
+                            provider.get_block_by_number(number.into()).await
+                        })
+                        .await?
+                        .map(|b| (b.header.hash, b.header.timestamp));
+                    canonical.insert(number, b);
+                    b
+                }
+            };
+            match block {
+                Some((canonical_hash, time)) if canonical_hash == hash => {
+                    log.block_timestamp = Some(time);
+                    kept.push(log);
+                }
+                _ => {
+                    tracing::warn!(target: "refute::chain", %on, block = number, %hash, "log of a block no longer on the canonical chain; ignored")
+                }
+            }
+        }
+        Ok(kept)
     }
 
     /// The timestamp of the latest block: the time the contracts judge

@@ -284,12 +284,7 @@ async fn events<E: SolEvent>(
     if let Some(id) = topic2 {
         filter = filter.topic2(B256::from(U256::from(id)));
     }
-    let provider = node.provider();
-    let logs = node
-        .read("eth_getLogs", on, || async {
-            provider.get_logs(&filter).await
-        })
-        .await?;
+    let logs = node.logs(on, &filter).await?;
     logs.into_iter()
         .map(|log| {
             let event = log

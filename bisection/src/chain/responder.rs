@@ -262,13 +262,7 @@ impl Responder {
             .event_signature(Claims::Challenged::SIGNATURE_HASH)
             .topic1(B256::from(U256::from(claim_id)))
             .from_block(0);
-        let provider = self.node.provider();
-        let logs = self
-            .node
-            .read("eth_getLogs", on, || async {
-                provider.get_logs(&filter).await
-            })
-            .await?;
+        let logs = self.node.logs(on, &filter).await?;
         logs.iter()
             .filter_map(|log| log.log_decode::<Claims::Challenged>().ok())
             .map(|e| {
@@ -311,21 +305,31 @@ impl Responder {
         let registry = self.node.registry();
         let model_id = B256::from(claim.model_id());
         let on = Target::Model(model_id);
-        let known = self
-            .node
-            .read("isRegistered", on, || async {
-                registry.isRegistered(model_id).call().await
-            })
-            .await?;
-        if !known {
-            let call = registry.register(
-                claim.weights_root.into(),
-                claim.arch_hash.into(),
-                name.to_owned(),
-            );
-            self.node.transact("register", on, call).await?;
+        let registered = || async {
+            self.node
+                .read("isRegistered", on, || async {
+                    registry.isRegistered(model_id).call().await
+                })
+                .await
+        };
+        if registered().await? {
+            return Ok(model_id);
         }
-        Ok(model_id)
+        let call = registry.register(
+            claim.weights_root.into(),
+            claim.arch_hash.into(),
+            name.to_owned(),
+        );
+        match self.node.transact("register", on, call).await {
+            Ok(_) => Ok(model_id),
+            // Another poster of the same model registered it between our read
+            // and our send: the id is the content's hash, so theirs is ours.
+            Err(e @ Error::Rejected { .. }) => match registered().await? {
+                true => Ok(model_id),
+                false => Err(e),
+            },
+            Err(e) => Err(e),
+        }
     }
 
     /// Posts `post` (a claim with its input and output bytes and their

@@ -231,14 +231,26 @@ async fn claim_status(
 ) -> std::result::Result<Json<serde_json::Value>, ApiError> {
     let node = api.responder.node();
     let claims = node.claims();
-    let c = node
+    let not_found = || {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no claim {id} on this deployment"),
+        )
+    };
+    let c = match node
         .read("getClaim", bisection::Target::Claim(id), || async {
             claims.getClaim(U256::from(id)).call().await
         })
-        .await?;
+        .await
+    {
+        Ok(c) => c,
+        // The contract reverts with `UnknownClaim` for an id never posted.
+        Err(bisection::Error::Rejected { .. }) => return Err(not_found()),
+        Err(e) => return Err(e.into()),
+    };
     const STATUS: [&str; 5] = ["none", "pending", "finalized", "rejected", "unknown"];
     if c.status as u8 == 0 {
-        return Err(ApiError(StatusCode::NOT_FOUND, format!("no claim {id}")));
+        return Err(not_found());
     }
     let mut games = Vec::new();
     for (game_id, challenger) in api.responder.games_on(id).await? {
