@@ -18,6 +18,9 @@ use refute_e2e::Background;
 use refute_e2e::net::{FINALIZED, Net, REJECTED, WINDOW, address, wait_until};
 use serde_json::Value;
 
+/// Outages and reorgs each test survives.
+const FAULT_ROUNDS: u32 = 3;
+
 /// Kill rounds: 10 by default; `REFUTE_KILL_ROUNDS` changes it.
 fn kill_rounds() -> u32 {
     std::env::var("REFUTE_KILL_ROUNDS")
@@ -274,8 +277,8 @@ fn of_fifty_claims_the_ten_wrong_ones_are_challenged_and_lose_and_no_honest_one_
     }
 }
 
-/// Two wrong claims played while the watcher's node goes away for a while
-/// (its RPC connection refused and cut): the watcher retries, replays the
+/// Two wrong claims played while the watcher's node goes away, three times
+/// for a while (its RPC connection refused and cut): the watcher retries, replays the
 /// games from the chain once its node is back, and wins both.
 #[test]
 fn a_watcher_wins_through_an_rpc_outage_mid_game() {
@@ -311,20 +314,27 @@ fn a_watcher_wins_through_an_rpc_outage_mid_game() {
         &log,
     );
 
-    // The outage: after the watcher's first moves, 5 s without its node.
-    wait_until(180, "the watcher's first moves", &log, || {
-        net.challenger_moves() >= 2
-    });
-    relay.off();
-    let cut_at = net.challenger_moves();
-    std::thread::sleep(Duration::from_secs(5));
-    assert_eq!(
-        net.challenger_moves(),
-        cut_at,
-        "no challenger move while the watcher's node is away"
-    );
-    relay.on();
-    eprintln!("outage of 5 s after {cut_at} challenger moves");
+    // The outages: after every second challenger move, 5 s without its node.
+    for round in 0..FAULT_ROUNDS {
+        let at = 2 + 2 * round;
+        wait_until(180, "the watcher's next moves", &log, || {
+            net.challenger_moves() >= at
+        });
+        assert!(
+            (0..2).all(|id| net.status(id) != REJECTED),
+            "the games outlast outage {round}"
+        );
+        relay.off();
+        let cut_at = net.challenger_moves();
+        std::thread::sleep(Duration::from_secs(5));
+        assert_eq!(
+            net.challenger_moves(),
+            cut_at,
+            "no challenger move while the watcher's node is away"
+        );
+        relay.on();
+        eprintln!("outage {round} of 5 s after {cut_at} challenger moves");
+    }
 
     both_rejected(&net, cheaters, &log);
     let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -365,8 +375,8 @@ fn both_rejected(net: &Net, cheaters: Vec<(String, Background)>, log: &Path) {
     }
 }
 
-/// A reorg mid-game: the chain is reverted to a snapshot taken after the
-/// watcher's first moves, dropping the moves of both sides since. Both the
+/// Reorgs mid-game, three times: the chain is reverted to a snapshot taken
+/// after the watcher's latest moves, dropping the moves of both sides since. Both the
 /// watcher and the claimants notice their moves are gone, replay the games
 /// from the chain as it now is, and play on; the watcher wins both.
 #[test]
@@ -377,31 +387,35 @@ fn a_watcher_wins_through_a_reorg_that_drops_moves_mid_game() {
     let log = net.sandbox.home().join("test.log");
     let cheaters = two_wrong_claims(&net, &log);
     let _watcher = net.watch(&net.funded(), &log);
-    wait_until(180, "the watcher's first moves", &log, || {
-        net.challenger_moves() >= 2
-    });
     let p = net.provider();
-    let snapshot = net.rt.block_on(p.anvil_snapshot()).expect("evm_snapshot");
-    let at_snapshot = net.challenger_moves();
-    wait_until(180, "moves after the snapshot", &log, || {
-        net.challenger_moves() >= at_snapshot + 2
-    });
-    let before_reorg = net.challenger_moves();
-    assert!(
-        (0..2).all(|id| net.status(id) != REJECTED),
-        "the games outlast the snapshot's moves"
-    );
-    let reverted = net
-        .rt
-        .block_on(p.anvil_revert(snapshot))
-        .expect("evm_revert");
-    assert!(reverted, "evm_revert found the snapshot");
-    let after_reorg = net.challenger_moves();
-    assert!(
-        after_reorg < before_reorg,
-        "the reorg dropped challenger moves ({before_reorg} before, {after_reorg} after)"
-    );
-    eprintln!("reorg dropped challenger moves: {before_reorg} -> {after_reorg}");
+    let mut after_reorg = 0;
+    for round in 0..FAULT_ROUNDS {
+        let at = 2 + 2 * round;
+        wait_until(180, "the watcher's next moves", &log, || {
+            net.challenger_moves() >= at
+        });
+        let snapshot = net.rt.block_on(p.anvil_snapshot()).expect("evm_snapshot");
+        let at_snapshot = net.challenger_moves();
+        wait_until(180, "moves after the snapshot", &log, || {
+            net.challenger_moves() >= at_snapshot + 2
+        });
+        let before_reorg = net.challenger_moves();
+        assert!(
+            (0..2).all(|id| net.status(id) != REJECTED),
+            "the games outlast the snapshot's moves"
+        );
+        let reverted = net
+            .rt
+            .block_on(p.anvil_revert(snapshot))
+            .expect("evm_revert");
+        assert!(reverted, "evm_revert found the snapshot");
+        after_reorg = net.challenger_moves();
+        assert!(
+            after_reorg < before_reorg,
+            "the reorg dropped challenger moves ({before_reorg} before, {after_reorg} after)"
+        );
+        eprintln!("reorg {round} dropped challenger moves: {before_reorg} -> {after_reorg}");
+    }
     both_rejected(&net, cheaters, &log);
     assert!(
         net.challenger_moves() > after_reorg,
