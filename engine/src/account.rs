@@ -41,6 +41,7 @@ pub fn connect(
         signer,
         deployment.contracts.clone(),
         Retry::default(),
-    )?;
+    )?
+    .since(deployment.deploy_block);
     Ok(Responder::new(node))
 }

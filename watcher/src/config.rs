@@ -175,6 +175,9 @@ pub struct Defaults {
     pub db: PathBuf,
     /// Where models are installed.
     pub models_dir: PathBuf,
+    /// Claims handled at once when no layer sets `workers` ([`WORKERS`]
+    /// for a watcher).
+    pub workers: usize,
 }
 
 /// The account the watcher acts as. `Debug` shows the address only.
@@ -233,7 +236,8 @@ pub struct WatchConfig {
 /// Settings with a built-in default.
 const CONFIRMATIONS: u64 = 2;
 const POLL_INTERVAL_MS: u64 = 2_000;
-const WORKERS: usize = 4;
+/// The watcher's default number of claims handled at once.
+pub const WORKERS: usize = 4;
 const MAX_BLOCK_RANGE: u64 = 1_000;
 const REORG_HORIZON: u64 = 256;
 const RPC_MAX_RETRIES: u32 = 8;
@@ -308,7 +312,7 @@ impl WatchConfig {
             10,
             3_600_000,
         )?;
-        let workers = ranged(pick!(workers), WORKERS, "workers", 1, 1_024)?;
+        let workers = ranged(pick!(workers), defaults.workers, "workers", 1, 1_024)?;
         let max_block_range = ranged(
             pick!(max_block_range),
             MAX_BLOCK_RANGE,
@@ -401,6 +405,7 @@ mod tests {
             deployment: "dep.json".into(),
             db: "watch.db".into(),
             models_dir: "models".into(),
+            workers: WORKERS,
         }
     }
 

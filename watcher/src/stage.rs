@@ -9,6 +9,7 @@
 //! the trace is re-executed from the claim's calldata. So a job cut short by
 //! a crash or an RPC outage is simply handled again.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::U256;
@@ -16,6 +17,7 @@ use bisection::chain::{Node, Player, Responder, Retry};
 use bisection::deployment::Deployment;
 use bisection::game::rules::Role;
 use bisection::machine::{ClaimPost, MachineTrace};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::config::WatchConfig;
@@ -35,6 +37,9 @@ pub struct ChainStage {
     bond: U256,
     poll: Duration,
     own_only: bool,
+    /// One permit per core: re-executions are CPU- and memory-bound, so
+    /// however many workers play games, only this many models run at once.
+    executing: Arc<Semaphore>,
 }
 
 impl ChainStage {
@@ -46,6 +51,9 @@ impl ChainStage {
             bond,
             poll,
             own_only: false,
+            executing: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            )),
         }
     }
 
@@ -73,7 +81,8 @@ impl ChainStage {
             account.signer().clone(),
             deployment.contracts.clone(),
             retry,
-        )?;
+        )?
+        .since(deployment.deploy_block);
         let responder = Responder::new(node);
         let bond = responder.min_bond().await?;
         tracing::info!(target: "refute::watch", account = %responder.node().sender(), %bond, "acting on chain: re-executing, challenging and defending");
@@ -94,7 +103,13 @@ impl ChainStage {
             }
             Err(e) => return Err(err(e)),
         };
-        let trace = match run(claim.id, model, &posted).await? {
+        let running = self.executing.acquire().await.map_err(|e| Error::Stage {
+            claim: claim.id,
+            reason: format!("re-execution slots closed: {e}"),
+        })?;
+        let executed = run(claim.id, model, &posted).await?;
+        drop(running);
+        let trace = match executed {
             Ok(trace) => trace,
             Err(Unrunnable(reason)) => return Ok(Handled::Skipped(reason)),
         };

@@ -57,7 +57,7 @@ impl Mirror {
             .address(node.contracts().dispute_game)
             .event_signature(DisputeGame::GameCreated::SIGNATURE_HASH)
             .topic1(B256::from(id))
-            .from_block(0);
+            .from_block(node.first_block());
         let created = node.logs(on, &filter).await?;
         let log = created.first().ok_or(Error::Unexpected {
             on,

@@ -77,9 +77,11 @@ pub struct Node {
     sender: Address,
     contracts: ContractAddresses,
     retry: Retry,
-    /// Held from filling a transaction's nonce until the node accepted it:
-    /// the nonce filler reads the pending count, so two games of one account
-    /// sending at once would otherwise get the same nonce.
+    /// Where log searches start ([`Node::since`]).
+    first_block: u64,
+    /// Held from reading a transaction's nonce until the node accepted it:
+    /// the nonce is the pending count, so two games of one account sending
+    /// at once would otherwise get the same nonce.
     sending: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -111,8 +113,22 @@ impl Node {
             sender,
             contracts,
             retry,
+            first_block: 0,
             sending: Default::default(),
         })
+    }
+
+    /// The same node, searching logs from `block` (the deployment's block)
+    /// instead of from genesis: nothing of the deployment lies before it,
+    /// and nodes limit the block range of a log query.
+    pub fn since(mut self, block: u64) -> Self {
+        self.first_block = block;
+        self
+    }
+
+    /// The first block logs are searched from ([`Node::since`]).
+    pub fn first_block(&self) -> u64 {
+        self.first_block
     }
 
     /// A node that only reads the deployment at `rpc_url` (no account: its
@@ -125,6 +141,7 @@ impl Node {
             sender: Address::ZERO,
             contracts,
             retry,
+            first_block: 0,
             sending: Default::default(),
         })
     }
@@ -215,8 +232,7 @@ impl Node {
         // estimation then reverts): still a rejection, not a transport error.
         let sending = self.sending.lock().await;
         // The nonce is read from the node for every send, never cached: after
-        // a reorg the account's nonce may go back, and a cached one would
-        // leave the transaction queued behind a gap forever.
+        // a reorg the account's nonce may go back.
         let provider = &self.provider;
         let nonce = self
             .read("eth_getTransactionCount", on, || async {

@@ -277,7 +277,7 @@ async fn events<E: SolEvent>(
     let mut filter = Filter::new()
         .address(address)
         .event_signature(E::SIGNATURE_HASH)
-        .from_block(0);
+        .from_block(node.first_block());
     if let Some(id) = topic1 {
         filter = filter.topic1(B256::from(U256::from(id)));
     }

@@ -261,7 +261,7 @@ impl Responder {
             .address(self.node.contracts().claims)
             .event_signature(Claims::Challenged::SIGNATURE_HASH)
             .topic1(B256::from(U256::from(claim_id)))
-            .from_block(0);
+            .from_block(self.node.first_block());
         let logs = self.node.logs(on, &filter).await?;
         logs.iter()
             .filter_map(|log| log.log_decode::<Claims::Challenged>().ok())

@@ -414,6 +414,7 @@ fn watcher_config(
         deployment: ctx.deployment.clone(),
         db: db.to_path_buf(),
         models_dir: models_dir(ctx),
+        workers: watcher::config::WORKERS,
     };
     let key = format!("0x{}", hex::encode(key.to_bytes()));
     Ok(WatchConfig::resolve(

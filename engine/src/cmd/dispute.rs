@@ -128,11 +128,10 @@ fn connect(ctx: &Context, rpc_url: Option<String>) -> Result<Node> {
     let deployment = Deployment::load(&ctx.deployment)?;
     let url = rpc_url.unwrap_or(deployment.rpc_url);
     tracing::debug!(target: "refute::engine", rpc_url = %url, record = %ctx.deployment.display(), "reading the deployment");
-    Ok(Node::read_only(
-        &url,
-        deployment.contracts,
-        Retry::default(),
-    )?)
+    Ok(
+        Node::read_only(&url, deployment.contracts, Retry::default())?
+            .since(deployment.deploy_block),
+    )
 }
 
 /// The export in `path`, which must hold game `id` and, unless

@@ -45,8 +45,9 @@ use crate::paths::Context;
 The account is the private key in REFUTE_ACCOUNT_KEY. The follower's settings \
 are those of `refute watch` (flags, REFUTE_WATCH_* variables, --config file); \
 its database defaults to <home>/provide.db. Each claim holds a worker while \
-its window is open, so --workers bounds the claims defended at once: raise it \
-to the number of claims posted per window.")]
+its window is open, so --workers (default 64) bounds the claims defended at \
+once: raise it to the number of claims posted per window. Re-executions run \
+one per core whatever the number of workers.")]
 pub struct ProvideArgs {
     /// Address the HTTP API listens on.
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
@@ -61,6 +62,10 @@ pub struct ProvideArgs {
     #[command(flatten)]
     follow: FollowArgs,
 }
+
+/// Claims defended at once unless configured: a defence mostly waits for
+/// the other side or the window, and re-executions are bounded apart.
+const WORKERS: usize = 64;
 
 /// What the handlers share.
 struct Api {
@@ -117,9 +122,13 @@ impl ProvideArgs {
     /// Serves until Ctrl-C or SIGTERM.
     pub async fn run(self, ctx: &Context, deployment: Option<PathBuf>) -> Result<()> {
         let (key, signer) = account::key()?;
-        let config = self
-            .follow
-            .config(ctx, deployment, ctx.home.join("provide.db"), Some(key))?;
+        let config = self.follow.config(
+            ctx,
+            deployment,
+            ctx.home.join("provide.db"),
+            WORKERS,
+            Some(key),
+        )?;
         let responder = account::connect(ctx, signer, config.rpc_url.as_deref())?;
         let bond = match self.bond {
             Some(b) => U256::from(b),

@@ -58,7 +58,8 @@ pub struct FollowArgs {
     /// Re-execute only these model ids (comma-separated) [default: every installed model].
     #[arg(long, value_name = "ID,...", value_delimiter = ',')]
     models: Option<Vec<String>>,
-    /// Claims handled at once [default: 4].
+    /// Claims handled at once: games played, or a provider's claims defended
+    /// [default: 4; `refute provide`: 64].
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
     /// Serve Prometheus metrics on this address, e.g. 127.0.0.1:9464 [default: none].
@@ -80,13 +81,15 @@ pub struct FollowArgs {
 
 impl FollowArgs {
     /// The settings: flags over `REFUTE_WATCH_*` variables over the file
-    /// over the defaults (`db` the default database file). The account key
-    /// is `account_key` when given, else `REFUTE_WATCH_ACCOUNT_KEY`.
+    /// over the defaults (`db` the default database file, `workers` the
+    /// default number of workers). The account key is `account_key` when
+    /// given, else `REFUTE_WATCH_ACCOUNT_KEY`.
     pub fn config(
         self,
         ctx: &Context,
         deployment: Option<PathBuf>,
         db: PathBuf,
+        workers: usize,
         account_key: Option<String>,
     ) -> Result<WatchConfig> {
         let file = match &self.config {
@@ -111,6 +114,7 @@ impl FollowArgs {
             deployment: ctx.deployment.clone(),
             db,
             models_dir: crate::cmd::model::models_dir(ctx),
+            workers,
         };
         let config = WatchConfig::resolve(
             defaults,
@@ -131,7 +135,9 @@ impl WatchArgs {
     /// `deployment` is the global `--deployment`, when given.
     pub async fn run(self, ctx: &Context, deployment: Option<PathBuf>) -> Result<()> {
         let db = ctx.home.join("watch.db");
-        let config = self.follow.config(ctx, deployment, db, None)?;
+        let config = self
+            .follow
+            .config(ctx, deployment, db, watcher::config::WORKERS, None)?;
         let shutdown = shutdown_on_signal();
         // Without an account the watcher only monitors.
         let stage = ChainStage::from_config(&config)
