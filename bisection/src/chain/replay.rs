@@ -267,7 +267,7 @@ async fn check_game(node: &Node, game_id: u64) -> Result<()> {
 
 /// Decoded logs of event `E` emitted by `address`, optionally filtered by
 /// the first and second indexed topics (ids), oldest first.
-async fn events<E: SolEvent>(
+pub(crate) async fn events<E: SolEvent>(
     node: &Node,
     on: Target,
     address: Address,

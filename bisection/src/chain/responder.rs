@@ -255,18 +255,12 @@ impl Responder {
     /// the order they were opened (from the `Challenged` logs, so a challenge
     /// sent just before a crash is found again and never sent twice).
     pub async fn games_on(&self, claim_id: u64) -> Result<Vec<(u64, Address)>> {
-        use alloy::sol_types::SolEvent;
         let on = Target::Claim(claim_id);
-        let filter = alloy::rpc::types::Filter::new()
-            .address(self.node.contracts().claims)
-            .event_signature(Claims::Challenged::SIGNATURE_HASH)
-            .topic1(B256::from(U256::from(claim_id)))
-            .from_block(self.node.first_block());
-        let logs = self.node.logs(on, &filter).await?;
-        logs.iter()
-            .filter_map(|log| log.log_decode::<Claims::Challenged>().ok())
-            .map(|e| {
-                let e = e.inner.data;
+        let claims = self.node.contracts().claims;
+        super::replay::events::<Claims::Challenged>(&self.node, on, claims, Some(claim_id), None)
+            .await?
+            .into_iter()
+            .map(|(e, _)| {
                 u64::try_from(e.gameId)
                     .map(|id| (id, e.challenger))
                     .map_err(|_| Error::Unexpected {
