@@ -29,8 +29,11 @@ pub struct Mirror {
     created_block: u64,
     /// Timestamp of that block: the game's clocks start there.
     created_time: u64,
-    /// Moves (transactions) replayed so far.
-    applied: usize,
+    /// The block of the last move replayed (the creation block before any):
+    /// a sync searches from there, so it reads only the newest blocks.
+    last_block: u64,
+    /// Moves (transactions) of `last_block` already replayed.
+    in_last_block: usize,
     last_tx: Option<TxHash>,
 }
 
@@ -81,7 +84,8 @@ impl Mirror {
             game: Game::new(params, view.sizes.clone(), root.0, start),
             created_block,
             created_time: start,
-            applied: 0,
+            last_block: created_block,
+            in_last_block: 0,
             last_tx: None,
         })
     }
@@ -114,7 +118,17 @@ impl Mirror {
         // The moves and the state are read at one block, so a move landing
         // between the two reads cannot make them disagree.
         let head = latest_block(node, on).await?;
-        let moves = move_txs(node, self.game_id, self.created_block, head, self.applied).await?;
+        let (from, skip) = (self.last_block, self.in_last_block);
+        if head < from {
+            // A reorg took the chain back below a move already replayed.
+            return Err(Error::Diverged {
+                game_id: self.game_id,
+                field: "the last replayed move's block",
+                local: format!("block {from}"),
+                chain: format!("head at block {head}"),
+            });
+        }
+        let moves = move_txs(node, self.game_id, from, head, skip).await?;
         for m in moves {
             let action = action_of_call(&m.calldata).ok_or(Error::TxFailed {
                 call: "replay",
@@ -128,7 +142,11 @@ impl Mirror {
                 local: format!("rejected: {e}"),
                 chain: format!("accepted in transaction {}", m.tx),
             })?;
-            self.applied += 1;
+            if m.block == self.last_block {
+                self.in_last_block += 1;
+            } else {
+                (self.last_block, self.in_last_block) = (m.block, 1);
+            }
             self.last_tx = Some(m.tx);
         }
         self.check(node, head).await
