@@ -146,6 +146,29 @@ proptest! {
     }
 
     #[test]
+    fn a_liar_whose_list_disagrees_with_its_parent_or_its_steps_loses(
+        (vm, k, input, path, mask) in setup(),
+        level in any::<prop::sample::Index>(),
+        entry in any::<prop::sample::Index>(),
+    ) {
+        // A corrupted entry of a list on the faulty primitive's path (which
+        // the game reaches): entry 0 or the last of an expansion (bound to the
+        // parent only when disputed), or any other entry, the error reaching
+        // no other list.
+        let sizes = vm.level_sizes();
+        let level = level.index(sizes.len());
+        let first = u64::from(level == 0);
+        let entry = first + entry.index((sizes[level] - first) as usize) as u64;
+        let liar = ToyTrace::honest(vm.clone(), input)
+            .with_fault(path.clone(), mask)
+            .with_entry_fault(path[..level].to_vec(), entry, mask.rotate_left(7));
+        let out = game_between(&vm, k, &liar,
+            &mut Honest::new(liar.clone()),
+            &mut Honest::new(ToyTrace::honest(vm.clone(), input)));
+        prop_assert_eq!(out.winner, Role::Challenger);
+    }
+
+    #[test]
     fn an_honest_defender_beats_a_lying_challenger((vm, k, input, path, mask) in setup()) {
         let honest = ToyTrace::honest(vm.clone(), input);
         let liar = ToyTrace::honest(vm.clone(), input).with_fault(path, mask);

@@ -37,6 +37,8 @@ contract DisputeGame is IDisputeGame {
     uint64 public constant MAX_LIST_SIZE = uint64(1) << 48;
     /// @notice Largest arity exponent a deployment may use (64 children per reveal).
     uint8 public constant MAX_ARITY_LOG2 = 6;
+    /// @dev The placeholder of a root slot no expansion has written yet.
+    bytes32 private constant UNSET = bytes32(uint256(1));
 
     /// @inheritdoc IDisputeGame
     IStepVerifier public immutable verifier;
@@ -119,6 +121,12 @@ contract DisputeGame is IDisputeGame {
         for (uint256 l; l < levels; ++l) {
             g.sizes[l] = sizes[l];
         }
+        // Every slot an expansion writes gets a placeholder now, so the game's opener pays for the
+        // game's storage and an expansion only updates slots (a fresh slot costs 20k more).
+        for (uint256 l = 1; l < levels; ++l) {
+            g.roots[l] = UNSET;
+            g.path[l - 1] = type(uint64).max;
+        }
         emit GameCreated(gameId, msg.sender, defender, challenger, root, sizes, context);
     }
 
@@ -143,7 +151,9 @@ contract DisputeGame is IDisputeGame {
         uint256 below = treeDepth - depth;
         // A subtree of padding only is not part of the list: nothing to dispute.
         if (index << below >= len) revert BadPick(child);
-        if (below == 0 && index == 0) revert AgreedEntry();
+        // Level 0's first entry was checked against the claim's input; a lower list's first entry
+        // may be disputed (the defender then binds it to the parent's agreed entry).
+        if (below == 0 && index == 0 && g.level == 0) revert AgreedEntry();
         if (proof.length != k || Merkle.rootFromPath(childHash, child, proof) != _node(g)) {
             revert BadProof("picked child");
         }
@@ -155,30 +165,18 @@ contract DisputeGame is IDisputeGame {
     }
 
     /// @inheritdoc IDisputeGame
-    function expand(
-        uint256 gameId,
-        bytes32 pre,
-        bytes32[] calldata preProof,
-        bytes32 subRoot,
-        bytes32[] calldata firstProof,
-        bytes32[] calldata lastProof,
-        bytes32[] calldata children
-    ) external {
+    function expand(uint256 gameId, bytes32 subRoot, bytes32[] calldata children, bytes32[] calldata endProof)
+        external
+    {
         Game storage g = _move(gameId, Phase.Step);
         uint256 level = g.level;
         if (level + 1 == g.levels) revert WrongAction(gameId, uint8(Phase.Step));
-        _checkPre(g, pre, preProof);
-        uint256 subLen = g.sizes[level + 1];
-        uint256 subDepth = Merkle.depthFor(subLen);
-        if (firstProof.length != subDepth || Merkle.rootFromPath(pre, 0, firstProof) != subRoot) {
-            revert BadProof("expansion's first entry");
-        }
-        if (lastProof.length != subDepth || Merkle.rootFromPath(g.node, subLen - 1, lastProof) != subRoot) {
-            revert BadProof("expansion's last entry");
-        }
-        // The new list's first reveal: its root's descendants, as `reveal` would check them.
-        _checkChildren(children, arityLog2 < subDepth ? arityLog2 : subDepth, subRoot);
         uint48 index = g.index;
+        if (index == 0) revert WrongAction(gameId, uint8(Phase.Step));
+        _checkEnd(g, g.node, endProof);
+        // The new list's first reveal: its root's descendants, as `reveal` would check them.
+        uint256 subDepth = Merkle.depthFor(g.sizes[level + 1]);
+        _checkChildren(children, arityLog2 < subDepth ? arityLog2 : subDepth, subRoot);
         g.path[level] = index;
         g.level = uint8(level + 1);
         g.roots[level + 1] = subRoot;
@@ -190,12 +188,35 @@ contract DisputeGame is IDisputeGame {
     }
 
     /// @inheritdoc IDisputeGame
-    function step(uint256 gameId, bytes calldata pre, bytes calldata post, bytes32[] calldata preProof) external {
+    function bind(uint256 gameId, bytes32[] calldata proof) external {
         Game storage g = _move(gameId, Phase.Step);
         uint256 level = g.level;
-        if (level + 1 != g.levels) revert WrongAction(gameId, uint8(Phase.Step));
+        if (g.index != 0) revert WrongAction(gameId, uint8(Phase.Step));
+        // Entry 0 of the expansion of step p is entry p - 1 of the parent list, which the
+        // challenger agreed to when it picked p.
+        uint256 parentSize = g.sizes[level - 1];
+        if (
+            proof.length != Merkle.depthFor(parentSize)
+                || Merkle.rootFromPath(g.node, g.path[level - 1] - 1, proof) != g.roots[level - 1]
+        ) revert BadProof("first entry");
+        g.phase = Phase.DefenderWon;
+        emit GameResolved(gameId, Phase.DefenderWon, false);
+    }
+
+    /// @inheritdoc IDisputeGame
+    function step(
+        uint256 gameId,
+        bytes calldata pre,
+        bytes calldata post,
+        bytes32[] calldata preProof,
+        bytes32[] calldata endProof
+    ) external {
+        Game storage g = _move(gameId, Phase.Step);
+        uint256 level = g.level;
+        if (level + 1 != g.levels || g.index == 0) revert WrongAction(gameId, uint8(Phase.Step));
         _checkPre(g, verifier.leafHash(pre), preProof);
         if (verifier.leafHash(post) != g.node) revert BadProof("step output");
+        _checkEnd(g, g.node, endProof);
         uint64[] memory path = new uint64[](level + 1);
         bytes32[] memory roots = new bytes32[](level + 1);
         for (uint256 l; l < level; ++l) {
@@ -313,6 +334,21 @@ contract DisputeGame is IDisputeGame {
     function _revealLog2(Game storage g, uint256 treeDepth) private view returns (uint256) {
         uint256 left = treeDepth - g.depth;
         return arityLog2 < left ? arityLog2 : left;
+    }
+
+    /// @dev Below level 0, the last entry of the expansion of step p is entry p of the parent list:
+    ///      proven (`proof`, of the parent's tree depth) when that entry is the disputed one, and
+    ///      `proof` is empty otherwise.
+    function _checkEnd(Game storage g, bytes32 node, bytes32[] calldata proof) private view {
+        uint256 level = g.level;
+        if (level == 0 || g.index != g.sizes[level] - 1) {
+            if (proof.length != 0) revert BadProof("last entry");
+            return;
+        }
+        if (
+            proof.length != Merkle.depthFor(g.sizes[level - 1])
+                || Merkle.rootFromPath(node, g.path[level - 1], proof) != g.roots[level - 1]
+        ) revert BadProof("last entry");
     }
 
     /// @dev The disputed step's input is entry `index - 1` of the current list.

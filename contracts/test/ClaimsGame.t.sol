@@ -151,6 +151,45 @@ contract ClaimsGameTest is Test, GamePlay {
         assertEq(address(claims).balance, MIN_BOND);
     }
 
+    /// @dev A challenge as its own transaction: cold storage, the 21000 base, the calldata cost and the
+    ///      gas inside `Claims` (`lastCallGas`), which opens the game, whose `create` writes every slot
+    ///      the game's expansions will update. Of this suite's two-level claim and of a three-level
+    ///      one, after a first challenge initialized the game counter.
+    function test_challenge_gasOfTwoAndThreeLevelClaims() public {
+        uint64[] memory sizes = new uint64[](3);
+        (sizes[0], sizes[1], sizes[2]) = (7, 4, 3);
+        ToyTrace deep = new ToyTrace(toy, sizes, 3, new uint64[](0), 0);
+        uint256[2] memory ids = [_post(liar, MIN_BOND), _post(deep, MIN_BOND)];
+        ToyTrace[2] memory traces = [liar, deep];
+        _challenge(ids[0], liar, W1, MIN_BOND);
+        uint256[2] memory gas;
+        for (uint256 i; i < 2; ++i) {
+            ToyTrace.ClaimArgs memory a = traces[i].claimArgs();
+            bytes memory call = abi.encodeCall(
+                claims.challenge, (ids[i], modelId, keccak256(a.input), keccak256(a.output), a.traceRoot, a.sizes)
+            );
+            vm.cool(address(claims));
+            vm.cool(address(game));
+            vm.prank(W2);
+            (bool ok,) = address(claims).call{value: MIN_BOND}(call);
+            assertTrue(ok);
+            gas[i] = vm.lastCallGas().gasTotalUsed + 21_000 + _calldataGas(call);
+            IDisputeGame.GameView memory v = game.getGame(i + 1);
+            assertEq(v.challenger, W2);
+            assertEq(v.sizes.length, 2 + i);
+        }
+        vm.snapshotValue("Claims", "challenge_2_levels_tx", gas[0]);
+        vm.snapshotValue("Claims", "challenge_3_levels_tx", gas[1]);
+        assertLe(gas[0], 320_000, "challenge of a two-level claim");
+        assertLe(gas[1], 365_000, "challenge of a three-level claim");
+    }
+
+    function _calldataGas(bytes memory data) internal pure returns (uint256 gas) {
+        for (uint256 i; i < data.length; ++i) {
+            gas += data[i] == 0 ? 4 : 16;
+        }
+    }
+
     // ------------------------------------------------------------ settle
 
     function test_settle_winningChallengersRejectTheClaimAndOnlyTheFirstGetsTheClaimBond() public {

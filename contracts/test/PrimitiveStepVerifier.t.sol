@@ -76,7 +76,7 @@ contract PrimitiveStepVerifierTest is Test {
         vm.prank(address(2));
         game.pick(id, 1, leaves[1], ToyTree.pickProof(leaves, 1));
         vm.prank(address(1));
-        game.step(id, pre, post, ToyTree.proof(leaves, 0));
+        game.step(id, pre, post, ToyTree.proof(leaves, 0), new bytes32[](0));
         return game.phaseOf(id);
     }
 

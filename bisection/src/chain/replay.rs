@@ -544,14 +544,18 @@ pub enum MoveDetail {
         step: u64,
         /// The level it entered.
         into_level: usize,
-        /// Entry `step - 1`: the step's agreed input, the new list's first entry.
-        pre: B256,
         /// The new list's root.
         sub_root: B256,
         /// The new list's first reveal.
         children: Vec<B256>,
         /// What the step is.
         meaning: String,
+    },
+    /// The challenger disputed entry 0 of an expansion; the defender proved
+    /// it is the parent list's entry `step - 1`, which the challenger agreed to.
+    Bind {
+        /// The disputed step of the parent list.
+        step: u64,
     },
     /// The defender proved the disputed step of the last level.
     Step {
@@ -837,17 +841,21 @@ fn describe(before: &Game, after: &Game, action: &Action<State>) -> MoveDetail {
                 node: [d.into(), i],
                 entries: range,
                 step,
-                why: format!(
-                    "the challenger picks the first child whose hash differs from its own list's: {agree}; child {child} (entries {} to {}) differs",
-                    range[0], range[1]
-                ),
+                why: if before.level() > 0 && range[1] + 1 == size {
+                    format!(
+                        "the challenger picks the first child whose hash differs from its own list's, or else the one holding the list's last entry (which must equal the parent's disputed entry): {agree}; child {child} holds entries {} to {}",
+                        range[0], range[1]
+                    )
+                } else {
+                    format!(
+                        "the challenger picks the first child whose hash differs from its own list's: {agree}; child {child} (entries {} to {}) differs",
+                        range[0], range[1]
+                    )
+                },
             }
         }
         Action::Expand {
-            pre,
-            sub_root,
-            children,
-            ..
+            sub_root, children, ..
         } => {
             let level = before.level();
             let meaning = match (level, before.sizes().len()) {
@@ -864,12 +872,14 @@ fn describe(before: &Game, after: &Game, action: &Action<State>) -> MoveDetail {
             MoveDetail::Expand {
                 step: index,
                 into_level: level + 1,
-                pre: B256::from(*pre),
                 sub_root: B256::from(*sub_root),
                 children: b256s(children),
                 meaning,
             }
         }
+        Action::Bind { .. } => MoveDetail::Bind {
+            step: before.path().last().copied().unwrap_or_default(),
+        },
         Action::Step { .. } => {
             let mut path = before.path().to_vec();
             path.push(index);

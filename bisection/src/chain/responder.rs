@@ -64,6 +64,7 @@ pub fn call_name(action: &Action<State>) -> &'static str {
         Action::Reveal { .. } => "reveal",
         Action::Pick { .. } => "pick",
         Action::Expand { .. } => "expand",
+        Action::Bind { .. } => "bind",
         Action::Step { .. } => "step",
         Action::Timeout => "timeout",
     }
@@ -72,7 +73,7 @@ pub fn call_name(action: &Action<State>) -> &'static str {
 /// The move a `DisputeGame` transaction's calldata carries, or `None` for
 /// calldata of another function.
 pub fn action_of_call(calldata: &[u8]) -> Option<Action<State>> {
-    use DisputeGame::{expandCall, pickCall, revealCall, stepCall, timeoutCall};
+    use DisputeGame::{bindCall, expandCall, pickCall, revealCall, stepCall, timeoutCall};
     let selector: [u8; 4] = calldata.get(..4)?.try_into().ok()?;
     Some(match selector {
         revealCall::SELECTOR => Action::Reveal {
@@ -84,20 +85,21 @@ pub fn action_of_call(calldata: &[u8]) -> Option<Action<State>> {
         expandCall::SELECTOR => {
             let c = expandCall::abi_decode(calldata).ok()?;
             Action::Expand {
-                pre: c.pre.0,
-                pre_proof: hashes(&c.preProof),
                 sub_root: c.subRoot.0,
-                first_proof: hashes(&c.firstProof),
-                last_proof: hashes(&c.lastProof),
                 children: hashes(&c.children),
+                end_proof: hashes(&c.endProof),
             }
         }
+        bindCall::SELECTOR => Action::Bind {
+            proof: hashes(&bindCall::abi_decode(calldata).ok()?.proof),
+        },
         stepCall::SELECTOR => {
             let c = stepCall::abi_decode(calldata).ok()?;
             Action::Step {
                 pre: State(c.pre.to_vec()),
                 post: State(c.post.to_vec()),
                 pre_proof: hashes(&c.preProof),
+                end_proof: hashes(&c.endProof),
             }
         }
         timeoutCall::SELECTOR => Action::Timeout,
@@ -150,12 +152,9 @@ impl Responder {
                     .await
             }
             Action::Expand {
-                pre,
-                pre_proof,
                 sub_root,
-                first_proof,
-                last_proof,
                 children,
+                end_proof,
             } => {
                 self.node
                     .transact(
@@ -163,20 +162,23 @@ impl Responder {
                         on,
                         contract.expand(
                             id,
-                            B256::from(*pre),
-                            b256s(pre_proof),
                             B256::from(*sub_root),
-                            b256s(first_proof),
-                            b256s(last_proof),
                             b256s(children),
+                            b256s(end_proof),
                         ),
                     )
+                    .await
+            }
+            Action::Bind { proof } => {
+                self.node
+                    .transact(name, on, contract.bind(id, b256s(proof)))
                     .await
             }
             Action::Step {
                 pre,
                 post,
                 pre_proof,
+                end_proof,
             } => {
                 self.node
                     .transact(
@@ -187,6 +189,7 @@ impl Responder {
                             Bytes::from(pre.0.clone()),
                             Bytes::from(post.0.clone()),
                             b256s(pre_proof),
+                            b256s(end_proof),
                         ),
                     )
                     .await

@@ -54,27 +54,31 @@ pub enum Action<S> {
         /// Index among the revealed children.
         child: u64,
     },
-    /// Defender, at a disputed step of a level above the last: commit the
-    /// step's expansion, whose first entry is the agreed input and whose last
-    /// is the disputed output, and reveal its first descendants (the new
-    /// list's first reveal, so the challenger picks next).
+    /// Defender, at a disputed step `i >= 1` of a level above the last:
+    /// commit the step's expansion and reveal its first descendants (the new
+    /// list's first reveal, so the challenger picks next). Its first entry
+    /// (the agreed input) and last entry (the disputed output) are bound
+    /// lazily: [`Action::Bind`] when entry 0 is disputed, `end_proof` when
+    /// the last entry is.
     Expand {
-        /// Leaf hash of the step's input (entry `i - 1` of the current list).
-        pre: Hash,
-        /// Its proof against the current list's root.
-        pre_proof: Vec<Hash>,
         /// Root of the expansion list.
         sub_root: Hash,
-        /// Proof that the expansion's first leaf is `pre`.
-        first_proof: Vec<Hash>,
-        /// Proof that the expansion's last leaf is the disputed output.
-        last_proof: Vec<Hash>,
         /// The descendants of `sub_root`, as a reveal at the new level's root
         /// would send them ([`Game::expansion_reveal_log2`] levels down).
         children: Vec<Hash>,
+        /// See [`Game::end_index`]: the disputed entry's proof in the parent
+        /// list when it is its list's last entry below level 0; else empty.
+        end_proof: Vec<Hash>,
     },
-    /// Defender, at a disputed step of the last level: reveal the operands so
-    /// the verifier re-executes the primitive.
+    /// Defender, at a disputed entry 0 of a list below level 0: prove it is
+    /// the parent list's entry before the parent's disputed step (which the
+    /// challenger agreed to). The defender wins.
+    Bind {
+        /// Its proof against the parent list's root.
+        proof: Vec<Hash>,
+    },
+    /// Defender, at a disputed step `i >= 1` of the last level: reveal the
+    /// operands so the verifier re-executes the primitive.
     Step {
         /// The step's input state.
         pre: S,
@@ -82,6 +86,8 @@ pub enum Action<S> {
         post: S,
         /// Proof of `pre`'s leaf against the current list's root.
         pre_proof: Vec<Hash>,
+        /// As in [`Action::Expand`].
+        end_proof: Vec<Hash>,
     },
     /// Anyone: the side to move ran out of time.
     Timeout,
@@ -142,8 +148,8 @@ pub enum RuleError {
     /// A pick outside the revealed children, or of a subtree holding only padding.
     #[error("child {0} cannot be picked")]
     BadPick(u64),
-    /// A pick of the first entry, which both sides agreed on when the list was committed.
-    #[error("the first entry of a list is agreed and cannot be disputed")]
+    /// A pick of level 0's first entry, checked against the claim's input when it was posted.
+    #[error("the first entry of the claim's list is agreed and cannot be disputed")]
     AgreedEntry,
     /// A Merkle proof that does not verify.
     #[error("the {0} proof does not verify")]
@@ -344,28 +350,24 @@ impl Game {
             (
                 Phase::Step,
                 Action::Expand {
-                    pre,
-                    pre_proof,
                     sub_root,
-                    first_proof,
-                    last_proof,
                     children,
+                    end_proof,
                 },
-            ) if !self.is_last_level() => {
-                self.check_pre(*pre, pre_proof)?;
-                let sub_len = self.sizes[self.level() + 1];
-                let sub_depth = depth_for(sub_len);
-                let opens = |leaf: Hash, index: u64, proof: &[Hash]| {
-                    proof.len() == sub_depth && root_from_path(leaf, index, proof) == *sub_root
-                };
-                if !opens(*pre, 0, first_proof) {
-                    return Err(RuleError::BadProof("expansion's first entry"));
-                }
-                if !opens(self.node_hash, sub_len - 1, last_proof) {
-                    return Err(RuleError::BadProof("expansion's last entry"));
-                }
+            ) if !self.is_last_level() && self.index > 0 => {
+                self.check_end(end_proof)?;
                 check_children(children, self.expansion_reveal_log2(), sub_root)?;
                 Ok(Next::Descend(*sub_root, children.clone()))
+            }
+            (Phase::Step, Action::Bind { proof }) if self.index == 0 => {
+                // Entry 0 of the expansion of step p is the parent's entry p - 1.
+                let (parent, p) = self
+                    .parent()
+                    .expect("entry 0 is disputed only below level 0");
+                if !proves(parent, p - 1, self.node_hash, proof) {
+                    return Err(RuleError::BadProof("first entry"));
+                }
+                Ok(Next::Over(Role::Defender))
             }
             (
                 Phase::Step,
@@ -373,12 +375,14 @@ impl Game {
                     pre,
                     post,
                     pre_proof,
+                    end_proof,
                 },
-            ) if self.is_last_level() => {
+            ) if self.is_last_level() && self.index > 0 => {
                 self.check_pre(vm.leaf_hash(pre), pre_proof)?;
                 if vm.leaf_hash(post) != self.node_hash {
                     return Err(RuleError::BadProof("step output"));
                 }
+                self.check_end(end_proof)?;
                 let mut path = self.path.clone();
                 path.push(self.index);
                 let honest = vm.verify_step(&path, &self.roots, pre, post);
@@ -394,6 +398,7 @@ impl Game {
                 waiting: match phase {
                     Phase::Reveal => "a reveal",
                     Phase::Pick(_) => "a pick",
+                    Phase::Step if self.index == 0 => "a binding of the first entry",
                     Phase::Step if self.is_last_level() => "a one-step",
                     Phase::Step => "an expansion",
                     Phase::Over(_) => "nothing",
@@ -414,7 +419,9 @@ impl Game {
         if index << below >= self.list_len() {
             return Err(RuleError::BadPick(child));
         }
-        if below == 0 && index == 0 {
+        // Level 0's first entry was checked against the claim's input; a
+        // lower list's first entry may be disputed (answered by a binding).
+        if below == 0 && index == 0 && self.level() == 0 {
             return Err(RuleError::AgreedEntry);
         }
         Ok(Next::Node {
@@ -424,16 +431,50 @@ impl Game {
         })
     }
 
+    /// The parent list (its size and root) and the disputed step in it,
+    /// below level 0.
+    fn parent(&self) -> Option<((u64, Hash), u64)> {
+        let level = self.level().checked_sub(1)?;
+        Some(((self.sizes[level], self.roots[level]), self.path[level]))
+    }
+
+    /// Where the disputed entry must also be proven: below level 0, when it
+    /// is its list's last entry, it is the parent's disputed entry (the
+    /// expansion ends at the parent step's output). `None` otherwise.
+    pub fn end_index(&self) -> Option<u64> {
+        if self.index + 1 != self.list_len() {
+            return None;
+        }
+        self.parent().map(|(_, p)| p)
+    }
+
+    /// `proof` binds the disputed entry to the parent's when [`Game::end_index`]
+    /// says it must, and is empty otherwise.
+    fn check_end(&self, proof: &[Hash]) -> Result<(), RuleError> {
+        let ok = match (self.end_index(), self.parent()) {
+            (Some(p), Some((parent, _))) => proves(parent, p, self.node_hash, proof),
+            _ => proof.is_empty(),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(RuleError::BadProof("last entry"))
+        }
+    }
+
     /// The disputed step's input is entry `index - 1` of the current list.
     fn check_pre(&self, pre: Hash, proof: &[Hash]) -> Result<(), RuleError> {
-        let ok = proof.len() == self.tree_depth() as usize
-            && root_from_path(pre, self.index - 1, proof) == self.root();
-        if ok {
+        if proves((self.list_len(), self.root()), self.index - 1, pre, proof) {
             Ok(())
         } else {
             Err(RuleError::BadProof("step input"))
         }
     }
+}
+
+/// `leaf` is entry `index` of the list of `size` entries with root `root`.
+fn proves((size, root): (u64, Hash), index: u64, leaf: Hash, proof: &[Hash]) -> bool {
+    proof.len() == depth_for(size) && root_from_path(leaf, index, proof) == root
 }
 
 /// Revealed children: `2^k` of them, hashing to `node`.
@@ -501,6 +542,7 @@ fn action_name<S>(action: &Action<S>) -> &'static str {
         Action::Reveal { .. } => "a reveal",
         Action::Pick { .. } => "a pick",
         Action::Expand { .. } => "an expansion",
+        Action::Bind { .. } => "a binding",
         Action::Step { .. } => "a one-step",
         Action::Timeout => "a timeout",
     }
@@ -588,30 +630,103 @@ mod tests {
         assert_eq!(game.phase(), &Phase::Step);
     }
 
+    /// Plays the honest dissection down to step 1 of level 0.
+    fn to_step_one(vm: &ToyVm, tree: &Tree, game: &mut Game) {
+        // Root's child 0, then its child 1.
+        for (t, (depth, child)) in [(0, 0), (2, 1)].into_iter().enumerate() {
+            let children = tree.descendants(depth, 0, 2);
+            let now = 2 * t as u64;
+            game.apply(vm, Role::Defender, &Action::Reveal { children }, now + 1)
+                .unwrap();
+            game.apply(vm, Role::Challenger, &Action::Pick { child }, now + 2)
+                .unwrap();
+        }
+        assert_eq!((game.phase(), game.node()), (&Phase::Step, (4, 1)));
+    }
+
+    #[test]
+    fn a_disputed_first_entry_is_bound_and_a_disputed_last_entry_needs_its_end_proof() {
+        let (vm, tree, mut game) = start();
+        let trace = ToyTrace::honest(vm.clone(), 1);
+        to_step_one(&vm, &tree, &mut game);
+        let sub = Tree::new(&trace.leaves(&[1]));
+        let children = sub.descendants(0, 0, 2);
+        let expand = Action::Expand {
+            sub_root: sub.root(),
+            children,
+            end_proof: vec![],
+        };
+        game.apply(&vm, Role::Defender, &expand, 5).unwrap();
+        let expanded = game.clone();
+        let step = |i: u64, end_proof: Vec<Hash>| Action::Step {
+            pre: trace.step_pre(&[1, i]),
+            post: trace.entry(&[1], i),
+            pre_proof: sub.proof(i - 1),
+            end_proof,
+        };
+
+        // Entry 0 of level 1: only a binding to level 0's entry 0 answers it.
+        game.apply(&vm, Role::Challenger, &Action::Pick { child: 0 }, 6)
+            .unwrap();
+        assert_eq!(
+            game.apply(&vm, Role::Defender, &step(1, vec![]), 7),
+            Err(RuleError::WrongAction {
+                action: "a one-step",
+                waiting: "a binding of the first entry"
+            })
+        );
+        let bind = |at: u64| Action::Bind {
+            proof: tree.proof(at),
+        };
+        assert_eq!(
+            game.apply(&vm, Role::Defender, &bind(1), 7),
+            Err(RuleError::BadProof("first entry"))
+        );
+        game.apply(&vm, Role::Defender, &bind(0), 7).unwrap();
+        assert_eq!(game.winner(), Some(Role::Defender));
+
+        // Entry 1 is not the last: no end proof.
+        let mut game = expanded.clone();
+        game.apply(&vm, Role::Challenger, &Action::Pick { child: 1 }, 6)
+            .unwrap();
+        assert_eq!(game.end_index(), None);
+        assert_eq!(
+            game.apply(&vm, Role::Defender, &step(1, tree.proof(1)), 7),
+            Err(RuleError::BadProof("last entry"))
+        );
+        assert!(matches!(
+            game.apply(&vm, Role::Defender, &bind(0), 7),
+            Err(RuleError::WrongAction { .. })
+        ));
+
+        // Entry 2, the last: it must be proven as level 0's entry 1.
+        let mut game = expanded;
+        game.apply(&vm, Role::Challenger, &Action::Pick { child: 2 }, 6)
+            .unwrap();
+        assert_eq!(game.end_index(), Some(1));
+        for wrong in [vec![], tree.proof(2)] {
+            assert_eq!(
+                game.apply(&vm, Role::Defender, &step(2, wrong), 7),
+                Err(RuleError::BadProof("last entry"))
+            );
+        }
+        game.apply(&vm, Role::Defender, &step(2, tree.proof(1)), 7)
+            .unwrap();
+        assert_eq!(game.winner(), Some(Role::Defender));
+    }
+
     #[test]
     fn an_expansion_reveals_the_next_levels_first_children() {
         let (vm, tree, mut game) = start();
         let trace = ToyTrace::honest(vm.clone(), 1);
-        // Down to step 1 of level 0: root's child 0, then its child 1.
-        for (t, (depth, child)) in [(0, 0), (2, 1)].into_iter().enumerate() {
-            let children = tree.descendants(depth, 0, 2);
-            let now = 2 * t as u64;
-            game.apply(&vm, Role::Defender, &Action::Reveal { children }, now + 1)
-                .unwrap();
-            game.apply(&vm, Role::Challenger, &Action::Pick { child }, now + 2)
-                .unwrap();
-        }
-        assert_eq!((game.phase(), game.node()), (&Phase::Step, (4, 1)));
+        to_step_one(&vm, &tree, &mut game);
         // Level 1 has 3 entries: a depth-2 tree, opened whole at d = 2.
         assert_eq!(game.expansion_reveal_log2(), 2);
         let sub = Tree::new(&trace.leaves(&[1]));
         let expand = |children: Vec<Hash>| Action::<ToyState>::Expand {
-            pre: tree.node(4, 0),
-            pre_proof: tree.proof(0),
             sub_root: sub.root(),
-            first_proof: sub.proof(0),
-            last_proof: sub.proof(2),
             children,
+            end_proof: vec![],
         };
         let before = game.clone();
         assert_eq!(

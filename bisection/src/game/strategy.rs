@@ -16,7 +16,8 @@ pub trait Strategy<V: Vm> {
 }
 
 /// Plays by its own trace: reveals and expands it truthfully as defender,
-/// picks the first child that differs from it as challenger.
+/// picks the first child that differs from it as challenger (below level 0,
+/// failing that, the child holding the list's last entry).
 pub struct Honest<T: Trace> {
     trace: T,
     trees: HashMap<Vec<u64>, Tree>,
@@ -49,37 +50,46 @@ impl<T: Trace> Honest<T> {
                     .descendants(depth, index, game.reveal_log2());
                 Some(Action::Reveal { children })
             }
+            Phase::Step if index == 0 => {
+                let (p, parent) = path.split_last()?;
+                Some(Action::Bind {
+                    proof: self.tree(parent).proof(p - 1),
+                })
+            }
             Phase::Step if game.level() + 1 < self.trace.vm().level_sizes().len() => {
-                let (pre, pre_proof) = {
-                    let tree = self.tree(&path);
-                    (tree.node(depth, index - 1), tree.proof(index - 1))
-                };
-                let last = self.trace.vm().level_sizes()[game.level() + 1] - 1;
+                let end_proof = self.end_proof(game);
                 let mut sub_path = path;
                 sub_path.push(index);
                 let sub = self.tree(&sub_path);
                 Some(Action::Expand {
-                    pre,
-                    pre_proof,
                     sub_root: sub.root(),
-                    first_proof: sub.proof(0),
-                    last_proof: sub.proof(last),
                     children: sub.descendants(0, 0, game.expansion_reveal_log2()),
+                    end_proof,
                 })
             }
             Phase::Step => {
                 let post = self.trace.entry(&path, index);
                 let pre_proof = self.tree(&path).proof(index - 1);
+                let end_proof = self.end_proof(game);
                 let mut step_path = path;
                 step_path.push(index);
                 Some(Action::Step {
                     pre: self.trace.step_pre(&step_path),
                     post,
                     pre_proof,
+                    end_proof,
                 })
             }
             Phase::Pick(_) | Phase::Over(_) => None,
         }
+    }
+
+    /// The proof the rules ask for when the disputed entry is its list's
+    /// last below level 0 ([`Game::end_index`]): the entry in the parent list.
+    fn end_proof(&mut self, game: &Game) -> Vec<Hash> {
+        let parent = &game.path()[..game.level().saturating_sub(1)];
+        game.end_index()
+            .map_or_else(Vec::new, |p| self.tree(parent).proof(p))
     }
 
     fn challenge(&mut self, game: &Game) -> Option<Action<<T::Vm as Vm>::State>> {
@@ -91,12 +101,22 @@ impl<T: Trace> Honest<T> {
         let len = game.list_len();
         let tree = self.tree(game.path());
         let below = tree.depth() - depth - k;
-        let child = (0..children.len() as u64).find(|&c| {
-            let at = (index << k) + c;
+        let real = |c: u64| ((index << k) + c) << below < len;
+        let differs = (0..children.len() as u64).find(|&c| {
             // Only subtrees holding real entries can be disputed.
-            at << below < len && tree.node(depth + k, at) != children[c as usize]
-        })?;
-        Some(Action::Pick { child })
+            real(c) && tree.node(depth + k, (index << k) + c) != children[c as usize]
+        });
+        // Below level 0 the defender's list may agree with this player's
+        // everywhere and still end in a disputed output it does not reach:
+        // its last entry is then the one to dispute (the defender cannot
+        // prove it equals the parent's).
+        let last = || {
+            let c = ((len - 1) >> below).checked_sub(index << k)?;
+            (game.level() > 0 && c < children.len() as u64).then_some(c)
+        };
+        Some(Action::Pick {
+            child: differs.or_else(last)?,
+        })
     }
 }
 

@@ -110,6 +110,10 @@ pub struct ToyTrace {
     input: u64,
     /// Full primitive path -> XOR mask applied to that primitive's result.
     faults: BTreeMap<Vec<u64>, u64>,
+    /// (list path, entry) -> XOR mask applied to that entry alone: a list
+    /// that disagrees with its parent (or its own steps) without the error
+    /// reaching any other list.
+    entry_faults: BTreeMap<(Vec<u64>, u64), u64>,
 }
 
 impl ToyTrace {
@@ -119,6 +123,7 @@ impl ToyTrace {
             vm,
             input,
             faults: BTreeMap::new(),
+            entry_faults: BTreeMap::new(),
         }
     }
 
@@ -127,6 +132,16 @@ impl ToyTrace {
     pub fn with_fault(mut self, path: Vec<u64>, mask: u64) -> Self {
         assert!(mask != 0 && path.len() == self.vm.sizes.len());
         self.faults.insert(path, mask);
+        self
+    }
+
+    /// The same run with entry `index` of the list at `path` corrupted by
+    /// XOR with a non-zero `mask`, after the list was computed: the entries
+    /// after it, and the expansion of the step that produced it, stay right.
+    pub fn with_entry_fault(mut self, path: Vec<u64>, index: u64, mask: u64) -> Self {
+        assert!(mask != 0 && path.len() < self.vm.sizes.len());
+        assert!(index < self.vm.sizes[path.len()]);
+        self.entry_faults.insert((path, index), mask);
         self
     }
 
@@ -168,6 +183,12 @@ impl ToyTrace {
             let next = self.run_step(&mut prefix, &mut firsts, last);
             prefix.pop();
             values.push(next);
+        }
+        for ((_, index), mask) in self
+            .entry_faults
+            .range((path.to_vec(), 0)..=(path.to_vec(), u64::MAX))
+        {
+            values[*index as usize] ^= mask;
         }
         (values, firsts)
     }

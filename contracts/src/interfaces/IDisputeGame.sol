@@ -62,7 +62,7 @@ interface IDisputeGame {
     /// @notice The defender expanded step `index` of level `level` into the list `subRoot` (a
     ///         `Revealed` event of its first children follows).
     event Expanded(uint256 indexed gameId, uint8 level, uint64 index, bytes32 subRoot);
-    /// @notice The game ended; `byTimeout` when a clock ran out, else through the one-step.
+    /// @notice The game ended; `byTimeout` when a clock ran out, else through the one-step or a `bind`.
     event GameResolved(uint256 indexed gameId, Phase winner, bool byTimeout);
 
     /// @notice The one-step verifier of every game.
@@ -73,7 +73,7 @@ interface IDisputeGame {
     function clock() external view returns (uint64);
 
     /// @notice Opens a game; the caller becomes its owner (the contract that settles its stakes).
-    /// @param defender Moves reveal, expand and step.
+    /// @param defender Moves reveal, expand, bind and step.
     /// @param challenger Moves pick.
     /// @param root The level-0 list's root (its first and last entries were checked by the owner).
     /// @param sizes Entries of each level's lists, level 0 first (1 to MAX_LEVELS levels, each 2 to 2^48).
@@ -89,28 +89,38 @@ interface IDisputeGame {
     ///         revealed subtree, bottom up) against the disputed node.
     function pick(uint256 gameId, uint256 child, bytes32 childHash, bytes32[] calldata proof) external;
 
-    /// @notice Defender, at a disputed step `i` of a level above the last: commit its expansion and
-    ///         make the new list's first reveal, so that the challenger moves next (a pick).
-    /// @param pre Leaf of entry i - 1 of the current list; `preProof` proves it against the current root.
-    /// @param subRoot Root of the expansion; `firstProof` opens `pre` at its entry 0 and `lastProof`
-    ///        opens the disputed entry i at its last entry (each of the expansion's tree depth).
+    /// @notice Defender, at a disputed step `i >= 1` of a level above the last: commit its expansion
+    ///         and make the new list's first reveal, so that the challenger moves next (a pick).
+    ///         The expansion's first and last entries are not proven here: its entry 0 is bound to
+    ///         entry i - 1 of the current list when the challenger disputes it (`bind`), its last
+    ///         entry to entry i when that is disputed (`endProof` of the move answering it).
+    /// @param subRoot Root of the expansion.
     /// @param children The 2^k descendants of `subRoot`, k = min(arityLog2, expansion tree depth),
-    ///        checked as `reveal` checks them (`ChildCount`, `ChildrenMismatch`, after the proofs);
-    ///        emitted in a `Revealed` event after `Expanded`.
-    function expand(
-        uint256 gameId,
-        bytes32 pre,
-        bytes32[] calldata preProof,
-        bytes32 subRoot,
-        bytes32[] calldata firstProof,
-        bytes32[] calldata lastProof,
-        bytes32[] calldata children
-    ) external;
+    ///        checked as `reveal` checks them (`ChildCount`, `ChildrenMismatch`); emitted in a
+    ///        `Revealed` event after `Expanded`.
+    /// @param endProof Below level 0, when `i` is the current list's last entry: its proof as entry
+    ///        `path[level - 1]` of the parent list (the parent's tree depth); empty otherwise.
+    function expand(uint256 gameId, bytes32 subRoot, bytes32[] calldata children, bytes32[] calldata endProof) external;
 
-    /// @notice Defender, at a disputed step of the last level: reveal its input and output states;
-    ///         the verifier re-executes it, given the game's path and the roots of its lists
+    /// @notice Defender, at a disputed entry 0 of a list below level 0: prove it is entry
+    ///         `path[level - 1] - 1` of the parent list (which the challenger agreed to); the defender
+    ///         wins.
+    /// @param proof Its siblings in the parent list's tree, bottom up.
+    function bind(uint256 gameId, bytes32[] calldata proof) external;
+
+    /// @notice Defender, at a disputed step `i >= 1` of the last level: reveal its input and output
+    ///         states; the verifier re-executes it, given the game's path and the roots of its lists
     ///         (right: defender wins; wrong: challenger wins).
-    function step(uint256 gameId, bytes calldata pre, bytes calldata post, bytes32[] calldata preProof) external;
+    /// @param preProof Proof of `pre`'s leaf as entry i - 1 of the current list.
+    /// @param endProof As in `expand`: below level 0, when `i` is the list's last entry, the proof of
+    ///        `post`'s leaf as entry `path[level - 1]` of the parent list; empty otherwise.
+    function step(
+        uint256 gameId,
+        bytes calldata pre,
+        bytes calldata post,
+        bytes32[] calldata preProof,
+        bytes32[] calldata endProof
+    ) external;
 
     /// @notice Anyone: ends the game when the side to move has run out of time; the other side wins.
     function timeout(uint256 gameId) external;

@@ -13,7 +13,11 @@ abstract contract GamePlay {
     /// @dev The children of each game's last reveal, as a challenger reads them from the event.
     mapping(uint256 gameId => bytes32[]) internal _revealed;
 
-    /// @notice The defender's honest move from `trace`. Returns false if it is not the defender's turn.
+    /// @notice The defender's honest move from `trace`: a reveal; at a disputed step, a `bind` of entry
+    ///         0 (below level 0), else an expansion above the last level or the one-step at it, each
+    ///         with its end proof. Returns false if it is not the defender's turn, or if `trace`'s own
+    ///         lists cannot back the move (a forger's list that disagrees with its parent at the
+    ///         disputed end: it can only let its clock run out).
     function _defend(IDisputeGame game, uint256 id, ToyTrace trace) internal returns (bool) {
         IDisputeGame.GameView memory g = game.getGame(id);
         if (g.phase == IDisputeGame.Phase.Reveal) {
@@ -21,22 +25,27 @@ abstract contract GamePlay {
             VM.prank(g.defender);
             game.reveal(id, children);
             _revealed[id] = children;
-        } else if (g.phase == IDisputeGame.Phase.Step && g.level + 1 < g.sizes.length) {
+        } else if (g.phase != IDisputeGame.Phase.Step || !trace.canDefend(g)) {
+            return false;
+        } else if (g.index == 0) {
+            bytes32[] memory proof = trace.bindProof(g);
+            VM.prank(g.defender);
+            game.bind(id, proof);
+        } else if (g.level + 1 < g.sizes.length) {
             ToyTrace.Expansion memory x = trace.expandArgs(g, game.arityLog2());
             VM.prank(g.defender);
-            game.expand(id, x.pre, x.preProof, x.subRoot, x.first, x.last, x.children);
+            game.expand(id, x.subRoot, x.children, x.endProof);
             _revealed[id] = x.children;
-        } else if (g.phase == IDisputeGame.Phase.Step) {
-            (bytes memory pre, bytes memory post, bytes32[] memory preProof) = trace.stepArgs(g);
-            VM.prank(g.defender);
-            game.step(id, pre, post, preProof);
         } else {
-            return false;
+            (bytes memory pre, bytes memory post, bytes32[] memory preProof, bytes32[] memory end) = trace.stepArgs(g);
+            VM.prank(g.defender);
+            game.step(id, pre, post, preProof, end);
         }
         return true;
     }
 
-    /// @notice The challenger's honest pick from `trace`. Returns false if there is none to make.
+    /// @notice The challenger's honest pick from `trace` (`ToyTrace.honestPick`). Returns false if there
+    ///         is none to make.
     function _challenge(IDisputeGame game, uint256 id, ToyTrace trace) internal returns (bool) {
         IDisputeGame.GameView memory g = game.getGame(id);
         if (g.phase != IDisputeGame.Phase.Pick) return false;
@@ -46,6 +55,14 @@ abstract contract GamePlay {
         VM.prank(g.challenger);
         game.pick(id, child, children[child], ToyTree.pickProof(children, child));
         return true;
+    }
+
+    /// @notice Lets the side to move run out of its clock, then ends the game (`timeout`).
+    function _expire(IDisputeGame game, uint256 id) internal {
+        IDisputeGame.GameView memory g = game.getGame(id);
+        uint256 left = g.phase == IDisputeGame.Phase.Pick ? g.challengerClock : g.defenderClock;
+        VM.warp(g.lastMove + left + 1);
+        game.timeout(id);
     }
 
     /// @notice A random pick among the children the rules accept (any of them, right or wrong).

@@ -46,13 +46,26 @@ library ToyTree {
 }
 
 /// @notice One party's run of the toy VM (bisection/src/game/toy.rs `ToyTrace`): honest, or with
-///         the primitive at `faultPath` corrupted by XOR with `faultMask`; and its honest moves.
+///         the primitive at `faultPath` corrupted by XOR with `faultMask`; and its honest moves. A
+///         liar may also forge entries (`forge`): a forged entry is XORed into the list it commits to
+///         only, while its other lists are computed from its unforged entries, so a forgery makes a
+///         list and its neighbours disagree (an expansion whose first or last entry is not the parent's
+///         entry) where a primitive fault keeps every list consistent.
 contract ToyTrace {
     ToyStepVerifier public immutable toy;
     uint64 public immutable input;
     uint64 public immutable faultMask;
     uint64[] internal _sizes;
     uint64[] internal _faultPath;
+
+    /// @dev Entry `index` of the list at `path` is committed XORed with `mask`.
+    struct Forgery {
+        uint64[] path;
+        uint64 index;
+        uint64 mask;
+    }
+
+    Forgery[] internal _forgeries;
 
     constructor(ToyStepVerifier toy_, uint64[] memory sizes_, uint64 input_, uint64[] memory faultPath_, uint64 mask_) {
         toy = toy_;
@@ -62,16 +75,26 @@ contract ToyTrace {
         faultMask = mask_;
     }
 
+    /// @notice Commits entry `index` of the list at `path` XORed with `mask` (in that list only).
+    function forge(uint64[] memory path, uint64 index, uint64 mask) external {
+        require(path.length < _sizes.length && index < _sizes[path.length] && mask != 0, "ToyTrace: bad forgery");
+        _forgeries.push(Forgery(path, index, mask));
+    }
+
     function sizes() external view returns (uint64[] memory) {
         return _sizes;
     }
 
-    function _isFault(uint64[] memory path) internal view returns (bool) {
-        if (faultMask == 0 || path.length != _faultPath.length) return false;
-        for (uint256 i; i < path.length; ++i) {
-            if (path[i] != _faultPath[i]) return false;
+    function _same(uint64[] memory a, uint64[] memory b) internal pure returns (bool) {
+        if (a.length != b.length) return false;
+        for (uint256 i; i < a.length; ++i) {
+            if (a[i] != b[i]) return false;
         }
         return true;
+    }
+
+    function _isFault(uint64[] memory path) internal view returns (bool) {
+        return faultMask != 0 && _same(path, _faultPath);
     }
 
     /// @notice The first `n` indices of `path`.
@@ -102,8 +125,8 @@ contract ToyTrace {
         return state;
     }
 
-    /// @dev The entries of the list at `path`, and in `firsts[0..path.length]` the first entry of each
-    ///      list from level 0 down to it (`ToyTrace::run_list`).
+    /// @dev The entries of the list at `path` (forgeries left out), and in `firsts[0..path.length]`
+    ///      the first entry of each list from level 0 down to it (`ToyTrace::run_list`).
     function _run(uint64[] memory path) internal view returns (uint64[] memory entries, uint64[] memory firsts) {
         uint256 level = path.length;
         uint64 pre = input;
@@ -127,9 +150,13 @@ contract ToyTrace {
         }
     }
 
-    /// @notice All entries of the list at `path`.
+    /// @notice All entries of the list at `path`, as this trace commits to them (forgeries in).
     function list(uint64[] memory path) public view returns (uint64[] memory entries) {
         (entries,) = _run(path);
+        for (uint256 f; f < _forgeries.length; ++f) {
+            Forgery storage x = _forgeries[f];
+            if (_same(x.path, path)) entries[x.index] ^= x.mask;
+        }
     }
 
     function leaves(uint64[] memory path) public view returns (bytes32[] memory l) {
@@ -157,7 +184,10 @@ contract ToyTrace {
         return ToyTree.descendants(l, g.depth, g.index, k);
     }
 
-    /// @notice The first revealed child (holding real entries) that differs from this trace's tree.
+    /// @notice The first revealed child (holding real entries, level 0's agreed entry 0 aside) that
+    ///         differs from this trace's tree; below level 0, when none differs, the child holding the
+    ///         list's last entry (the defender's sub-list then agrees with this trace but ends in
+    ///         another entry than the parent's disputed one, which the defender cannot prove).
     function honestPick(IDisputeGame.GameView memory g, bytes32[] memory children)
         external
         view
@@ -169,8 +199,24 @@ contract ToyTrace {
         uint256 below = d - g.depth - k;
         for (uint256 c; c < children.length; ++c) {
             uint256 pos = (uint256(g.index) << k) + c;
-            if (pos << below < l.length && ToyTree.nodeAt(l, d, g.depth + k, pos) != children[c]) return (true, c);
+            if (pos << below >= l.length || (g.level == 0 && below == 0 && pos == 0)) continue;
+            if (ToyTree.nodeAt(l, d, g.depth + k, pos) != children[c]) return (true, c);
         }
+        uint256 last = (l.length - 1) >> below;
+        if (g.level > 0 && last >> k == g.index) return (true, last & ((1 << k) - 1));
+    }
+
+    /// @notice Whether this trace's lists back its answer at the disputed step: below level 0, entry
+    ///         0 must be the parent's entry `path - 1` (`bind`) and the last entry the parent's entry
+    ///         `path` (the end proof of `expand` and `step`). An honest trace always can; a forger
+    ///         cannot where a forgery split a list from its parent.
+    function canDefend(IDisputeGame.GameView memory g) external view returns (bool) {
+        uint256 level = g.path.length;
+        if (level == 0) return true;
+        uint64 parentIndex = g.path[level - 1];
+        if (g.index == 0) parentIndex -= 1;
+        else if (g.index != _sizes[level] - 1) return true;
+        return list(g.path)[g.index] == list(_prefix(g.path, level - 1))[parentIndex];
     }
 
     /// @notice What a claim over this trace posts (IClaims.postClaim): its first and last states
@@ -197,19 +243,13 @@ contract ToyTrace {
 
     /// @notice The arguments of an honest `expand` (IDisputeGame.expand).
     struct Expansion {
-        bytes32 pre;
-        bytes32[] preProof;
         bytes32 subRoot;
-        bytes32[] first;
-        bytes32[] last;
         bytes32[] children;
+        bytes32[] endProof;
     }
 
     /// @notice The honest expansion of the disputed step, with the new list's first reveal.
     function expandArgs(IDisputeGame.GameView memory g, uint8 arityLog2) external view returns (Expansion memory x) {
-        bytes32[] memory l = leaves(g.path);
-        x.pre = l[g.index - 1];
-        x.preProof = ToyTree.proof(l, g.index - 1);
         uint64[] memory sub = new uint64[](g.path.length + 1);
         for (uint256 i; i < g.path.length; ++i) {
             sub[i] = g.path[i];
@@ -217,18 +257,34 @@ contract ToyTrace {
         sub[g.path.length] = g.index;
         bytes32[] memory s = leaves(sub);
         x.subRoot = ToyTree.root(s);
-        x.first = ToyTree.proof(s, 0);
-        x.last = ToyTree.proof(s, s.length - 1);
         uint256 d = Merkle.depthFor(s.length);
         x.children = ToyTree.descendants(s, 0, 0, arityLog2 < d ? arityLog2 : d);
+        x.endProof = endProof(g);
     }
 
-    /// @notice The one-step's states: `pre` with the first entry of each list on the path proven
-    ///         against its root (`ToyState::operands`), `post` its value alone.
+    /// @notice The end proof of `expand` and `step` at the disputed step: below level 0, when it is
+    ///         its list's last entry, the proof of the parent's entry `path[level - 1]` in the parent's
+    ///         tree; empty otherwise.
+    function endProof(IDisputeGame.GameView memory g) public view returns (bytes32[] memory) {
+        uint256 level = g.path.length;
+        if (level == 0 || g.index != _sizes[level] - 1) return new bytes32[](0);
+        return ToyTree.proof(leaves(_prefix(g.path, level - 1)), g.path[level - 1]);
+    }
+
+    /// @notice The proof of `bind` at a disputed entry 0 below level 0: the parent's entry
+    ///         `path[level - 1] - 1` in the parent's tree.
+    function bindProof(IDisputeGame.GameView memory g) external view returns (bytes32[] memory) {
+        uint256 level = g.path.length;
+        return ToyTree.proof(leaves(_prefix(g.path, level - 1)), g.path[level - 1] - 1);
+    }
+
+    /// @notice The one-step's arguments: `pre` with the first entry of each list on the path proven
+    ///         against its root (`ToyState::operands`), `post` its value alone, the proof of `pre` in
+    ///         the current list and the end proof (`endProof`).
     function stepArgs(IDisputeGame.GameView memory g)
         external
         view
-        returns (bytes memory pre, bytes memory post, bytes32[] memory preProof)
+        returns (bytes memory pre, bytes memory post, bytes32[] memory preProof, bytes32[] memory end)
     {
         uint64[] memory e = list(g.path);
         pre = abi.encodePacked(e[g.index - 1]);
@@ -239,5 +295,6 @@ contract ToyTrace {
         }
         post = abi.encodePacked(e[g.index]);
         preProof = ToyTree.proof(leaves(g.path), g.index - 1);
+        end = endProof(g);
     }
 }

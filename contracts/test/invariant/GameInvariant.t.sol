@@ -11,16 +11,18 @@ import {ToyStepVerifier} from "../harness/ToyStepVerifier.sol";
 import {ToyTrace} from "../harness/ToyTrace.sol";
 import {GamePlay} from "../harness/GamePlay.sol";
 
-/// @notice Random claims (honest, or with a fault), challenges, moves, time jumps, timeouts,
-///         settlements, finalizations and withdrawals. In every game one side plays the honest toy-VM
-///         strategy and answers at once; the other plays randomly (random picks, its own faulty
-///         trace, or stalls). Keeps the ghost ledger and counts every rule the invariants forbid.
+/// @notice Random claims (honest, or false: a faulty primitive, a forged first entry of an
+///         expansion, or an honest expansion of a forged entry), challenges, moves, time jumps,
+///         timeouts, settlements, finalizations and withdrawals. In every game one side plays the
+///         honest toy-VM strategy and answers at once; the other plays randomly (random picks, its own
+///         false trace, or stalls). Keeps the ghost ledger and counts every rule the invariants forbid.
 contract GameHandler is GamePlay {
     Claims public immutable claims;
     DisputeGame public immutable game;
     bytes32 public immutable modelId;
     ToyTrace public immutable honest;
-    ToyTrace public immutable liar;
+    /// @dev The false claims' traces (see GameInvariantTest.setUp).
+    ToyTrace[3] public liars;
 
     address public constant CLAIMANT = address(0xC1A1);
     address[3] public watchers = [address(0x3001), address(0x3002), address(0x3003)];
@@ -35,22 +37,23 @@ contract GameHandler is GamePlay {
     uint256 public openFinalizations;
 
     mapping(uint256 claimId => bool) public isFalse;
+    mapping(uint256 claimId => ToyTrace) public traceOf;
     uint256[] public gameIds;
 
-    constructor(Claims claims_, DisputeGame game_, bytes32 modelId_, ToyTrace honest_, ToyTrace liar_) {
+    constructor(Claims claims_, DisputeGame game_, bytes32 modelId_, ToyTrace honest_, ToyTrace[3] memory liars_) {
         claims = claims_;
         game = game_;
         modelId = modelId_;
         honest = honest_;
-        liar = liar_;
+        liars = liars_;
     }
 
     function _vm() internal pure returns (VmLike) {
         return VmLike(0x7109709ECfa91a80626fF3989D68f67F5b1DD12D);
     }
 
-    function post(bool lying, uint256 bond) external {
-        ToyTrace t = lying ? liar : honest;
+    function post(bool lying, uint256 which, uint256 bond) external {
+        ToyTrace t = lying ? liars[which % 3] : honest;
         bond = 1 ether + bond % 5 ether;
         ToyTrace.ClaimArgs memory a = t.claimArgs();
         _vm().deal(CLAIMANT, CLAIMANT.balance + bond);
@@ -59,6 +62,7 @@ contract GameHandler is GamePlay {
             modelId, a.input, a.output, a.traceRoot, a.sizes, a.inputProof, a.outputProof
         );
         isFalse[id] = lying;
+        traceOf[id] = t;
         ghostIn += bond;
     }
 
@@ -68,8 +72,7 @@ contract GameHandler is GamePlay {
         uint256 id = claimSeed % n;
         IClaims.Claim memory c = claims.getClaim(id);
         if (c.status != IClaims.Status.Pending || block.timestamp >= c.deadline) return;
-        ToyTrace t = isFalse[id] ? liar : honest;
-        ToyTrace.ClaimArgs memory a = t.claimArgs();
+        ToyTrace.ClaimArgs memory a = traceOf[id].claimArgs();
         address w = watchers[who % 3];
         bond = 1 ether + bond % 5 ether;
         _vm().deal(w, w.balance + bond);
@@ -82,7 +85,8 @@ contract GameHandler is GamePlay {
     }
 
     /// @dev The adversary's move in a random game: a random pick against an honest claim, or the
-    ///      liar's own (consistent) moves for a false one; then the honest side answers at once.
+    ///      liar's own moves for a false one (none where its lists cannot back one: it stalls); then
+    ///      the honest side answers at once.
     function move(uint256 gameSeed, uint256 moveSeed) external {
         if (gameIds.length == 0) return;
         uint256 g = gameIds[gameSeed % gameIds.length];
@@ -92,7 +96,7 @@ contract GameHandler is GamePlay {
         bool moved;
         if (isFalse[claimId]) {
             if (before.phase != IDisputeGame.Phase.Pick && before.defenderClock >= block.timestamp - before.lastMove) {
-                moved = _defend(game, g, liar);
+                moved = _defend(game, g, traceOf[claimId]);
             }
         } else if (before.challengerClock >= block.timestamp - before.lastMove) {
             moved = _randomPick(game, g, moveSeed);
@@ -199,8 +203,17 @@ contract GameInvariantTest is Test {
         uint64[] memory fault = new uint64[](2);
         (fault[0], fault[1]) = (4, 3);
         ToyTrace honest = new ToyTrace(toy, sizes, 11, new uint64[](0), 0);
+        // A consistent liar (a wrong primitive); the same with a forged entry 0 of the expansion of
+        // its step 4 (it cannot bind it); an honest trace but for its output, entry 5, forged (the
+        // expansion of step 5 is honest: it cannot prove that list's last entry is its output).
         ToyTrace liar = new ToyTrace(toy, sizes, 11, fault, 0x1234);
-        handler = new GameHandler(claims, game, modelId, honest, liar);
+        ToyTrace firstForger = new ToyTrace(toy, sizes, 11, fault, 0x1234);
+        uint64[] memory step4 = new uint64[](1);
+        step4[0] = 4;
+        firstForger.forge(step4, 0, 0x99);
+        ToyTrace outputForger = new ToyTrace(toy, sizes, 11, new uint64[](0), 0);
+        outputForger.forge(new uint64[](0), 5, 0x4321);
+        handler = new GameHandler(claims, game, modelId, honest, [liar, firstForger, outputForger]);
         targetContract(address(handler));
     }
 
@@ -245,7 +258,8 @@ contract GameInvariantTest is Test {
         assertEq(handler.clockViolations(), 0, "clock moved for the wrong side");
     }
 
-    /// @dev The honest side wins every game, against random moves, a consistent liar, and stalling.
+    /// @dev The honest side wins every game, against random moves, a consistent liar, forgers, and
+    ///      stalling.
     function invariant_honestSideWins() public view {
         assertEq(handler.dishonestWins(), 0, "the dishonest side won a game");
         for (uint256 i; i < handler.gameCount(); ++i) {

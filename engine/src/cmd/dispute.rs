@@ -282,6 +282,7 @@ fn print_move(m: &MoveView, start: u64) {
         MoveDetail::Reveal { .. } => "reveal",
         MoveDetail::Pick { .. } => "pick",
         MoveDetail::Expand { .. } => "expand",
+        MoveDetail::Bind { .. } => "bind",
         MoveDetail::Step { .. } => "step",
         MoveDetail::Timeout { .. } => "timeout",
     };
@@ -334,19 +335,23 @@ fn print_move(m: &MoveView, start: u64) {
         MoveDetail::Expand {
             step,
             into_level,
-            pre,
             sub_root,
             children,
             meaning,
         } => {
             println!("        {meaning}");
             println!(
-                "        expands it into level {into_level}: a list from entry {} ({}, the agreed pre state) to entry {step} (the disputed one), root {}",
+                "        expands it into level {into_level}: a list from entry {} (the agreed pre state) to entry {step} (the disputed one), root {}",
                 step - 1,
-                short(pre),
                 short(sub_root)
             );
             print_hashes("reveals", children);
+        }
+        MoveDetail::Bind { step } => {
+            println!(
+                "        proves the disputed entry 0 is entry {} of the parent list, which the challenger agreed to",
+                step - 1
+            );
         }
         MoveDetail::Step { path } => {
             println!(
