@@ -456,10 +456,10 @@ fn print_replay(r: &Replay) {
         Some(w) => println!(
             "Result: {} wins{}; contract: {}",
             side(Some(w)),
-            if r.by_timeout {
-                " by timeout"
-            } else {
-                " by the one-step"
+            match r.moves.last().map(|m| &m.detail) {
+                Some(MoveDetail::Timeout { .. }) => " by timeout",
+                Some(MoveDetail::Bind { .. }) => " by binding the disputed first entry",
+                _ => " by the one-step",
             },
             r.state
         ),
