@@ -4,6 +4,7 @@ pragma solidity 0.8.37;
 import {IDisputeGame} from "./interfaces/IDisputeGame.sol";
 import {IStepVerifier} from "./interfaces/IStepVerifier.sol";
 import {Merkle} from "./lib/Merkle.sol";
+import {ListProofs} from "./lib/ListProofs.sol";
 import {
     AgreedEntry,
     BadPick,
@@ -173,7 +174,7 @@ contract DisputeGame is IDisputeGame {
         if (level + 1 == g.levels) revert WrongAction(gameId, uint8(Phase.Step));
         uint48 index = g.index;
         if (index == 0) revert WrongAction(gameId, uint8(Phase.Step));
-        _checkEnd(g, g.node, endProof);
+        _checkEnd(g, endProof);
         // The new list's first reveal: its root's descendants, as `reveal` would check them.
         uint256 subDepth = Merkle.depthFor(g.sizes[level + 1]);
         _checkChildren(children, arityLog2 < subDepth ? arityLog2 : subDepth, subRoot);
@@ -194,11 +195,7 @@ contract DisputeGame is IDisputeGame {
         if (g.index != 0) revert WrongAction(gameId, uint8(Phase.Step));
         // Entry 0 of the expansion of step p is entry p - 1 of the parent list, which the
         // challenger agreed to when it picked p.
-        uint256 parentSize = g.sizes[level - 1];
-        if (
-            proof.length != Merkle.depthFor(parentSize)
-                || Merkle.rootFromPath(g.node, g.path[level - 1] - 1, proof) != g.roots[level - 1]
-        ) revert BadProof("first entry");
+        if (!_inList(g, level - 1, g.path[level - 1] - 1, g.node, proof)) revert BadProof("first entry");
         g.phase = Phase.DefenderWon;
         emit GameResolved(gameId, Phase.DefenderWon, false);
     }
@@ -216,7 +213,7 @@ contract DisputeGame is IDisputeGame {
         if (level + 1 != g.levels || g.index == 0) revert WrongAction(gameId, uint8(Phase.Step));
         _checkPre(g, verifier.leafHash(pre), preProof);
         if (verifier.leafHash(post) != g.node) revert BadProof("step output");
-        _checkEnd(g, g.node, endProof);
+        _checkEnd(g, endProof);
         uint64[] memory path = new uint64[](level + 1);
         bytes32[] memory roots = new bytes32[](level + 1);
         for (uint256 l; l < level; ++l) {
@@ -337,25 +334,27 @@ contract DisputeGame is IDisputeGame {
     }
 
     /// @dev Below level 0, the last entry of the expansion of step p is entry p of the parent list:
-    ///      proven (`proof`, of the parent's tree depth) when that entry is the disputed one, and
-    ///      `proof` is empty otherwise.
-    function _checkEnd(Game storage g, bytes32 node, bytes32[] calldata proof) private view {
+    ///      the disputed node is proven there (`proof`, of the parent's tree depth) when it is its
+    ///      list's last entry, and `proof` is empty otherwise.
+    function _checkEnd(Game storage g, bytes32[] calldata proof) private view {
         uint256 level = g.level;
-        if (level == 0 || g.index != g.sizes[level] - 1) {
-            if (proof.length != 0) revert BadProof("last entry");
-            return;
-        }
-        if (
-            proof.length != Merkle.depthFor(g.sizes[level - 1])
-                || Merkle.rootFromPath(node, g.path[level - 1], proof) != g.roots[level - 1]
-        ) revert BadProof("last entry");
+        bool ok = level == 0 || g.index != g.sizes[level] - 1
+            ? proof.length == 0
+            : _inList(g, level - 1, g.path[level - 1], g.node, proof);
+        if (!ok) revert BadProof("last entry");
     }
 
     /// @dev The disputed step's input is entry `index - 1` of the current list.
     function _checkPre(Game storage g, bytes32 pre, bytes32[] calldata proof) private view {
-        uint256 treeDepth = Merkle.depthFor(g.sizes[g.level]);
-        if (proof.length != treeDepth || Merkle.rootFromPath(pre, g.index - 1, proof) != g.roots[g.level]) {
-            revert BadProof("step input");
-        }
+        if (!_inList(g, g.level, g.index - 1, pre, proof)) revert BadProof("step input");
+    }
+
+    /// @dev `leaf` is entry `index` of the list the game entered at `level`.
+    function _inList(Game storage g, uint256 level, uint256 index, bytes32 leaf, bytes32[] calldata proof)
+        private
+        view
+        returns (bool)
+    {
+        return ListProofs.inGameList(g.roots[level], g.sizes[level], index, leaf, proof);
     }
 }

@@ -841,14 +841,17 @@ fn describe(before: &Game, after: &Game, action: &Action<State>) -> MoveDetail {
                 node: [d.into(), i],
                 entries: range,
                 step,
-                why: if before.level() > 0 && range[1] + 1 == size {
+                why: {
+                    let (rule, verdict) = if before.level() > 0 && range[1] + 1 == size {
+                        (
+                            ", or else the one holding the list's last entry (which must equal the parent's disputed entry)",
+                            "holds the last entry or differs",
+                        )
+                    } else {
+                        ("", "differs")
+                    };
                     format!(
-                        "the challenger picks the first child whose hash differs from its own list's, or else the one holding the list's last entry (which must equal the parent's disputed entry): {agree}; child {child} holds entries {} to {}",
-                        range[0], range[1]
-                    )
-                } else {
-                    format!(
-                        "the challenger picks the first child whose hash differs from its own list's: {agree}; child {child} (entries {} to {}) differs",
+                        "the challenger picks the first child whose hash differs from its own list's{rule}: {agree}; child {child} (entries {} to {}) {verdict}",
                         range[0], range[1]
                     )
                 },

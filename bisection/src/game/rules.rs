@@ -360,11 +360,12 @@ impl Game {
                 Ok(Next::Descend(*sub_root, children.clone()))
             }
             (Phase::Step, Action::Bind { proof }) if self.index == 0 => {
-                // Entry 0 of the expansion of step p is the parent's entry p - 1.
-                let (parent, p) = self
+                // Entry 0 of the expansion of step p is the parent's entry p - 1
+                // (entry 0 is disputed only below level 0).
+                let bound = self
                     .parent()
-                    .expect("entry 0 is disputed only below level 0");
-                if !proves(parent, p - 1, self.node_hash, proof) {
+                    .is_some_and(|(parent, p)| proves(parent, p - 1, self.node_hash, proof));
+                if !bound {
                     return Err(RuleError::BadProof("first entry"));
                 }
                 Ok(Next::Over(Role::Defender))
@@ -438,22 +439,25 @@ impl Game {
         Some(((self.sizes[level], self.roots[level]), self.path[level]))
     }
 
-    /// Where the disputed entry must also be proven: below level 0, when it
-    /// is its list's last entry, it is the parent's disputed entry (the
-    /// expansion ends at the parent step's output). `None` otherwise.
-    pub fn end_index(&self) -> Option<u64> {
-        if self.index + 1 != self.list_len() {
-            return None;
-        }
-        self.parent().map(|(_, p)| p)
+    /// Below level 0, when the disputed entry is its list's last: the parent
+    /// list and the entry there it must equal (the expansion ends at the
+    /// parent step's output).
+    fn end_binding(&self) -> Option<((u64, Hash), u64)> {
+        self.parent().filter(|_| self.index + 1 == self.list_len())
     }
 
-    /// `proof` binds the disputed entry to the parent's when [`Game::end_index`]
-    /// says it must, and is empty otherwise.
+    /// Where the disputed entry must also be proven in the parent list (see
+    /// [`Action::Expand`]'s `end_proof`); `None` when it need not be.
+    pub fn end_index(&self) -> Option<u64> {
+        self.end_binding().map(|(_, p)| p)
+    }
+
+    /// `proof` binds the disputed entry to the parent's when it must, and is
+    /// empty otherwise.
     fn check_end(&self, proof: &[Hash]) -> Result<(), RuleError> {
-        let ok = match (self.end_index(), self.parent()) {
-            (Some(p), Some((parent, _))) => proves(parent, p, self.node_hash, proof),
-            _ => proof.is_empty(),
+        let ok = match self.end_binding() {
+            Some((parent, p)) => proves(parent, p, self.node_hash, proof),
+            None => proof.is_empty(),
         };
         if ok {
             Ok(())

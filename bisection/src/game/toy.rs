@@ -137,7 +137,8 @@ impl ToyTrace {
 
     /// The same run with entry `index` of the list at `path` corrupted by
     /// XOR with a non-zero `mask`, after the list was computed: the entries
-    /// after it, and the expansion of the step that produced it, stay right.
+    /// after it and the expansion of the step that produced it stay right
+    /// (only the expansion of the next step starts from the corrupted entry).
     pub fn with_entry_fault(mut self, path: Vec<u64>, index: u64, mask: u64) -> Self {
         assert!(mask != 0 && path.len() < self.vm.sizes.len());
         assert!(index < self.vm.sizes[path.len()]);
