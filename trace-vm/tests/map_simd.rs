@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use trace_vm::arith::transcendental::{
     ERF_CLAMP, ERF_SMALL, EXP_HI, EXP_LO, EXP_SCALED_LO, Func, SILU_FLOOR, TANH_SMALL,
 };
-use trace_vm::arith::{Fast, Prim, Reference};
+use trace_vm::arith::{Fast, Prim, Reference, Src};
 use trace_vm::ops::MapFn;
 
 const FLOAT_PRIMS: [Prim; 10] = [
@@ -151,6 +151,28 @@ fn every_map_function_matches_scalar_and_reference_on_edges() {
                 .map(|k| inputs(seed * 7 + k as u64, base[k] + len * step[k].max(1)))
                 .collect();
             check_row(f, &xs, &base, &step, len);
+        }
+    }
+}
+
+/// The 8-lane row path canonicalizes NaNs once per output (`Avx2::deferring_nans`),
+/// which is exact only while no computed word reaches a primitive that reads a
+/// float's bits as an integer.
+#[test]
+fn no_map_program_converts_a_computed_word_from_integer_bits() {
+    let word_readers = [Prim::I32ToF32, Prim::F16ToF32, Prim::Bf16ToF32];
+    for f in all_fns() {
+        let program = f.program();
+        for (k, ins) in program.instrs.iter().enumerate() {
+            let computed = ins.srcs[..ins.prim.arity()]
+                .iter()
+                .any(|s| matches!(s, Src::Step(_)));
+            assert!(
+                !(word_readers.contains(&ins.prim) && computed),
+                "{}: step {k} applies {} to a computed word; the 8-lane row path must canonicalize after every step for it",
+                f.name(),
+                ins.prim
+            );
         }
     }
 }

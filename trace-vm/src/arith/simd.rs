@@ -16,6 +16,19 @@
 //!
 //! A program written over [`Machine`] (the transcendentals, the map functions)
 //! therefore runs 8 elements per step, bit-identical to the scalar program.
+//!
+//! [`Avx2::deferring_nans`] gives the same machine without the NaN
+//! replacement after add, sub, mul, div, sqrt and fma (two of every three
+//! instructions of an arithmetic step): a NaN result then keeps whatever
+//! payload the hardware gives it, and [`Avx2::finish`] canonicalizes the
+//! program's output once. This gives the same output bits whenever no
+//! computed word reaches a primitive that reads a float's bits as an integer
+//! (i32_to_f32, f16_to_f32, bf16_to_f32): every other primitive gives a NaN
+//! for a NaN operand whatever its payload (add … fma), the canonical NaN
+//! (max, min, neg, abs, exp2i), or a payload-blind word (the compares,
+//! f32_to_i32, select's test of its condition against zero). So in both runs
+//! every value is either the same word or a NaN in both, and the outputs
+//! agree once canonicalized.
 //! For the vector code to be emitted, the program must be inlined into a
 //! function compiled with `#[target_feature(enable = "avx2,fma")]` (as
 //! [`MapFn::eval_row`](crate::ops::MapFn::eval_row) is): the programs are
@@ -38,9 +51,10 @@ mod x86 {
 
     /// The 8-lane AVX2+FMA machine. A value of this type exists only on a
     /// CPU with AVX2 and FMA ([`Avx2::detect`]), which is what makes its
-    /// intrinsics sound to call.
+    /// intrinsics sound to call. `EACH`: whether every arithmetic result is
+    /// canonicalized (the default), or only the output ([`Avx2::deferring_nans`]).
     #[derive(Clone, Copy, Debug)]
-    pub struct Avx2(());
+    pub struct Avx2<const EACH: bool = true>(());
 
     impl Avx2 {
         /// The machine, when the CPU has AVX2 and FMA.
@@ -54,6 +68,22 @@ mod x86 {
         pub fn fold(self, op: Prim, init: u32, a: &[u32]) -> [u32; WIDTH] {
             // SAFETY: `self` exists, so the CPU has AVX2 and FMA.
             unsafe { fold_avx2(self, op, init, a) }
+        }
+
+        /// The machine that leaves arithmetic NaNs as the hardware makes
+        /// them, for programs in which no computed word reaches i32_to_f32,
+        /// f16_to_f32 or bf16_to_f32 (module docs); their output must go
+        /// through [`Avx2::finish`].
+        pub fn deferring_nans(self) -> Avx2<false> {
+            Avx2(())
+        }
+    }
+
+    impl Avx2<false> {
+        /// A program's output with every NaN lane made the canonical NaN.
+        #[inline(always)]
+        pub fn finish(self, v: __m256i) -> __m256i {
+            canon(ps(v))
         }
     }
 
@@ -151,7 +181,19 @@ mod x86 {
         unsafe { _mm256_loadu_si256(w.as_ptr().cast()) }
     }
 
-    impl Machine for Avx2 {
+    impl<const EACH: bool> Avx2<EACH> {
+        /// An arithmetic result: canonicalized unless deferred.
+        #[inline(always)]
+        fn round(self, r: __m256) -> __m256i {
+            if EACH {
+                canon(r)
+            } else {
+                unsafe { _mm256_castps_si256(r) }
+            }
+        }
+    }
+
+    impl<const EACH: bool> Machine for Avx2<EACH> {
         type V = __m256i;
 
         #[inline(always)]
@@ -165,12 +207,12 @@ mod x86 {
             let b = || args[1];
             unsafe {
                 match p {
-                    Prim::Add => canon(_mm256_add_ps(ps(a), ps(b()))),
-                    Prim::Sub => canon(_mm256_sub_ps(ps(a), ps(b()))),
-                    Prim::Mul => canon(_mm256_mul_ps(ps(a), ps(b()))),
-                    Prim::Div => canon(_mm256_div_ps(ps(a), ps(b()))),
-                    Prim::Sqrt => canon(_mm256_sqrt_ps(ps(a))),
-                    Prim::Fma => canon(_mm256_fmadd_ps(ps(a), ps(b()), ps(args[2]))),
+                    Prim::Add => self.round(_mm256_add_ps(ps(a), ps(b()))),
+                    Prim::Sub => self.round(_mm256_sub_ps(ps(a), ps(b()))),
+                    Prim::Mul => self.round(_mm256_mul_ps(ps(a), ps(b()))),
+                    Prim::Div => self.round(_mm256_div_ps(ps(a), ps(b()))),
+                    Prim::Sqrt => self.round(_mm256_sqrt_ps(ps(a))),
+                    Prim::Fma => self.round(_mm256_fmadd_ps(ps(a), ps(b()), ps(args[2]))),
                     Prim::Max | Prim::Min => {
                         let (ka, kb) = (order_key(a), order_key(b()));
                         // max keeps a when key(a) >= key(b), min when key(a) <= key(b).

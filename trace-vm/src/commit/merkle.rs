@@ -10,6 +10,17 @@ use std::sync::OnceLock;
 
 use sha3::Digest;
 
+/// The Keccak-256 hasher behind every commitment: CRYPTOGAMS assembly
+/// (`keccak-asm`, as alloy uses) on the architectures that crate is built
+/// and tested for, RustCrypto's portable `sha3` elsewhere. Both are the same
+/// function (a test compares them); the assembly is 1.3x faster on x86_64,
+/// 2.5x when the crate is built with `-C target-cpu=native`, under which
+/// LLVM's vectorization of the portable code slows it down.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub(crate) use keccak_asm::Keccak256 as Keccak;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+pub(crate) use sha3::Keccak256 as Keccak;
+
 /// A 32-byte keccak256 hash.
 pub type Hash = [u8; 32];
 
@@ -19,13 +30,13 @@ pub const ZERO_HASH: Hash = [0u8; 32];
 /// keccak256 of `data`.
 #[inline]
 pub fn keccak256(data: &[u8]) -> Hash {
-    sha3::Keccak256::digest(data).into()
+    Keccak::digest(data).into()
 }
 
 /// An internal node: keccak256(left ‖ right).
 #[inline]
 pub fn node(left: &Hash, right: &Hash) -> Hash {
-    let mut h = sha3::Keccak256::new();
+    let mut h = Keccak::new();
     h.update(left);
     h.update(right);
     h.finalize().into()
@@ -219,4 +230,49 @@ pub fn root_from_path(leaf: Hash, index: u64, siblings: &[Hash]) -> Hash {
         };
     }
     x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keccak256_of_the_empty_string_is_ethereums() {
+        assert_eq!(
+            keccak256(&[]),
+            [
+                0xc5, 0xd2, 0x46, 0x01, 0x86, 0xf7, 0x23, 0x3c, 0x92, 0x7e, 0x7d, 0xb2, 0xdc, 0xc7,
+                0x03, 0xc0, 0xe5, 0x00, 0xb6, 0x53, 0xca, 0x82, 0x27, 0x3b, 0x7b, 0xfa, 0xd8, 0x04,
+                0x5d, 0x85, 0xa4, 0x70
+            ]
+        );
+    }
+
+    /// The hasher in use against the portable one on every length across
+    /// several rate blocks (136 bytes), whole and fed in two pieces.
+    #[test]
+    fn the_hasher_in_use_is_the_portable_keccak256() {
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        let data: Vec<u8> = (0..700)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                s as u8
+            })
+            .collect();
+        for len in 0..data.len() {
+            let msg = &data[..len];
+            let want: Hash = sha3::Keccak256::digest(msg).into();
+            assert_eq!(keccak256(msg), want, "length {len}");
+            let mut h = Keccak::new();
+            h.update(&msg[..len / 3]);
+            h.update(&msg[len / 3..]);
+            assert_eq!(
+                <[u8; 32]>::from(h.finalize()),
+                want,
+                "length {len} in two pieces"
+            );
+        }
+    }
 }

@@ -15,7 +15,8 @@ use rs_merkle::MerkleTree;
 use sha3::Digest;
 
 use super::merkle::{
-    Hash, Keccak256, MerkleAccumulator, depth_for, keccak256, node, root_from_path, u256, zero_hash,
+    Hash, Keccak, Keccak256, MerkleAccumulator, depth_for, keccak256, node, root_from_path, u256,
+    zero_hash,
 };
 use crate::error::{Error, Result};
 
@@ -184,7 +185,7 @@ impl TensorHeader {
 
     /// tensor_root = keccak256(encode() ‖ data_root).
     pub fn tensor_root(&self, data_root: &Hash) -> Hash {
-        let mut h = sha3::Keccak256::new();
+        let mut h = Keccak::new();
         h.update(self.encode());
         h.update(data_root);
         h.finalize().into()

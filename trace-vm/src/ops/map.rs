@@ -262,7 +262,7 @@ fn gelu_tanh<M: Machine>(m: &mut M, x: M::V) -> M::V {
 #[target_feature(enable = "avx2,fma")]
 #[allow(unsafe_code)]
 fn eval_row_avx2(
-    mut m: crate::arith::simd::Avx2,
+    m: crate::arith::simd::Avx2,
     f: MapFn,
     xs: &[&[u32]],
     base: &[usize],
@@ -271,6 +271,10 @@ fn eval_row_avx2(
 ) {
     use crate::arith::simd::WIDTH;
     use std::arch::x86_64::{__m256i, _mm256_loadu_si256, _mm256_set1_epi32, _mm256_storeu_si256};
+    // No map program converts a computed word from an integer or a half
+    // (tests/map_simd.rs checks every one), so NaNs may be canonicalized
+    // once per output instead of after every step.
+    let mut m = m.deferring_nans();
     let n = xs.len();
     let mut args = [_mm256_set1_epi32(0); 4];
     // Lanes past the end of a short last chunk hold zeros: every primitive
@@ -298,7 +302,7 @@ fn eval_row_avx2(
                 }
             };
         }
-        let y = f.run(&mut m, &args[..n]);
+        let y = m.finish(f.run(&mut m, &args[..n]));
         if full {
             // SAFETY: `chunk` holds WIDTH words; the store is unaligned.
             unsafe { _mm256_storeu_si256(chunk.as_mut_ptr().cast::<__m256i>(), y) };
