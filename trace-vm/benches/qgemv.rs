@@ -8,6 +8,7 @@
 //! read of its weights. Each figure is the median of the runs; the weights
 //! rotate through copies larger than L3, so both read from memory
 //! (`REFUTE_BENCH_HOT=1`: one copy, from cache: the kernel's compute alone).
+//! Arguments after `--` name the dtypes to run (`Q8_0`, `Q4K`, ...).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -39,6 +40,11 @@ fn main() {
             .and_then(|s| s.parse().ok())
             .unwrap_or(600),
     );
+    // `cargo bench --bench qgemv -- Q8_0 Q4K`: only those dtypes.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     println!("fused quantized gemv (refute) vs summing the same weight bytes, 1 thread");
     println!(
         "{:<12} {:<6} {:>12} {:>11} {:>11} {:>9} {:>7}",
@@ -47,7 +53,8 @@ fn main() {
     for (name, n, k) in SHAPES {
         for dtype in DTYPES {
             let (be, bb) = dtype.block();
-            if !k.is_multiple_of(be as usize) {
+            let listed = only.is_empty() || only.iter().any(|o| *o == format!("{dtype:?}"));
+            if !listed || !k.is_multiple_of(be as usize) {
                 continue;
             }
             let row_bytes = k / be as usize * bb as usize;

@@ -226,12 +226,8 @@ fn matmul<A: Gemm>(a: &A, g: MatMulGeom, x: &[u32], y: &[u32]) -> Result<Vec<u32
     let bt_all: Cow<'_, [u32]> = if g.tb {
         Cow::Borrowed(y)
     } else {
-        let b_batches = g.batch / g.group;
-        Cow::Owned(
-            (0..b_batches * n * k)
-                .map(|e| y[g.b_index(e / (n * k) * g.group, e % k, e / k % n)])
-                .collect(),
-        )
+        // B stored [k, n] per batch of its own.
+        Cow::Owned(transpose(y, g.batch / g.group, k, n))
     };
     let rows_all = a_rows(g, x);
     let bt = |b: usize| &bt_all[b / g.group * n * k..][..n * k];
@@ -268,12 +264,20 @@ fn a_rows(g: MatMulGeom, x: &[u32]) -> Cow<'_, [u32]> {
     if !g.ta {
         return Cow::Borrowed(x);
     }
-    let (m, k) = (g.m, g.k);
-    Cow::Owned(
-        (0..g.batch * m * k)
-            .map(|e| x[g.a_index(e / (m * k), e / k % m, e % k)])
-            .collect(),
-    )
+    // A stored [k, m] per batch.
+    Cow::Owned(transpose(x, g.batch, g.k, g.m))
+}
+
+/// `batches` row-major `rows x cols` matrices stored one after another,
+/// each transposed (`cols x rows`), in the same order.
+fn transpose(x: &[u32], batches: usize, rows: usize, cols: usize) -> Vec<u32> {
+    let mut out = Vec::with_capacity(batches * rows * cols);
+    for m in x.chunks_exact((rows * cols).max(1)).take(batches) {
+        for c in 0..cols {
+            out.extend(m[c..].iter().step_by(cols.max(1)).take(rows));
+        }
+    }
+    out
 }
 
 /// Run `f(index, chunk)` on each chunk of `chunk` words of `out` (the last
