@@ -41,11 +41,17 @@ fn gemv_native(dtype: DType, x: &[u32], rows: &[u8], out: &mut [u32]) -> bool {
     if !(super::kernels::has_avx2_fma() && std::arch::is_x86_feature_detected!("f16c")) {
         return false;
     }
-    // SAFETY: avx2, fma and f16c were detected; `rows` holds `out.len()` rows of
-    // whole blocks of a supported dtype (checked by the caller).
+    let bw = std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512vl");
+    // SAFETY: avx2, fma and f16c were detected, and avx512bw and avx512vl
+    // where `bw`; `rows` holds `out.len()` rows of whole blocks of a supported
+    // dtype (checked by the caller).
     #[allow(unsafe_code)]
     unsafe {
-        x86::gemv(dtype, x, rows, out)
+        match dtype {
+            DType::Q5_0 | DType::Q4K if bw => x86::gemv_avx512(dtype, x, rows, out),
+            _ => x86::gemv(dtype, x, rows, out),
+        }
     };
     true
 }
@@ -97,6 +103,27 @@ mod x86 {
                 DType::Q4K => gemv_with(x, rows, bb, out, |p, w| q4_k(p, w)),
                 DType::Q6K => gemv_with(x, rows, bb, out, |p, w| q6_k(p, w)),
                 _ => unreachable!("quant_gemv checks the dtype"),
+            }
+        }
+    }
+
+    /// [`gemv`] of Q5_0 and Q4_K rows with AVX-512BW and VL: byte masks merge
+    /// Q5_0's fifth bits in one instruction ([`q5_0_bw`]), and a Q4_K
+    /// sub-block's 16 possible values are a two-register table that a
+    /// permutation reads per lane ([`q4_k_vl`]).
+    ///
+    /// # Safety
+    /// As [`gemv`], and avx512f, avx512bw and avx512vl; `dtype` is Q5_0 or
+    /// Q4_K.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl")]
+    pub(super) unsafe fn gemv_avx512(dtype: DType, x: &[u32], rows: &[u8], out: &mut [u32]) {
+        let bb = dtype.block().1 as usize;
+        // SAFETY: as in `gemv`; the features are this function's.
+        unsafe {
+            match dtype {
+                DType::Q5_0 => gemv_with(x, rows, bb, out, |p, w| q5_0_bw(p, w)),
+                DType::Q4K => gemv_with(x, rows, bb, out, |p, w| q4_k_vl(p, w)),
+                _ => unreachable!("gemv_native sends only Q5_0 and Q4_K here"),
             }
         }
     }
@@ -253,6 +280,25 @@ mod x86 {
         }
     }
 
+    /// [`q5_0`] with AVX-512BW: bit i of qh is the mask bit of byte i, so
+    /// the fifth bits and the offset are one masked subtraction (a byte
+    /// whose bit is clear becomes its nibble minus 16, one whose bit is set
+    /// keeps its nibble, which is (nibble | 16) - 16).
+    ///
+    /// # Safety
+    /// As the other decoders, and avx512bw and avx512vl.
+    #[inline(always)]
+    unsafe fn q5_0_bw(p: *const u8, out: &mut [__m256; 4]) {
+        // SAFETY: reads bytes 0..22 of the block.
+        unsafe {
+            let qh: __mmask32 = p.add(2).cast::<u32>().read_unaligned();
+            let nib = nibbles32(p.add(6));
+            let q = _mm256_mask_sub_epi8(nib, !qh, nib, _mm256_set1_epi8(16));
+            let d = _mm256_set1_ps(half(p));
+            *out = widen(q).map(|v| _mm256_mul_ps(v, d));
+        }
+    }
+
     /// d: f16, q: 32 x i8; value d * q.
     #[inline(always)]
     unsafe fn q8_0(p: *const u8, out: &mut [__m256; 4]) {
@@ -285,6 +331,40 @@ mod x86 {
                 for (h, (lo, hi)) in lo.into_iter().zip(hi).enumerate() {
                     out[8 * c + h] = affine(lo, d * s0 as f32, dmin * m0 as f32);
                     out[8 * c + 4 + h] = affine(hi, d * s1 as f32, dmin * m1 as f32);
+                }
+            }
+        }
+    }
+
+    /// [`q4_k`] by table: the value of nibble q in sub-block t is
+    /// `(d * sc_t) * q - dmin * m_t`, so the 16 values of each sub-block are
+    /// computed once, with the program's own two roundings, into two
+    /// registers, and `vpermt2ps` picks each lane's (it reads only the low 4
+    /// bits of an index, so the zero-extended byte indexes its low nibble and
+    /// the byte shifted right by 4 its high one).
+    ///
+    /// # Safety
+    /// As the other decoders, and avx512f and avx512vl.
+    #[inline(always)]
+    unsafe fn q4_k_vl(p: *const u8, out: &mut [__m256; 32]) {
+        // SAFETY: reads bytes 0..144 of the block.
+        unsafe {
+            let (d, dmin) = (half(p), half(p.add(2)));
+            let scales = std::slice::from_raw_parts(p.add(4), 12);
+            let q0 = _mm256_setr_ps(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
+            let q8 = _mm256_setr_ps(8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0);
+            let table = |t: usize| {
+                let (sc, m) = crate::ops::quant::scale_min_k4(t, scales);
+                [q0, q8].map(|q| affine(q, d * sc as f32, dmin * m as f32))
+            };
+            for c in 0..4 {
+                let ([l0, l1], [h0, h1]) = (table(2 * c), table(2 * c + 1));
+                for h in 0..4 {
+                    let bytes = _mm_loadl_epi64(p.add(16 + 32 * c + 8 * h).cast());
+                    let idx = _mm256_cvtepu8_epi32(bytes);
+                    out[8 * c + h] = _mm256_permutex2var_ps(l0, idx, l1);
+                    out[8 * c + 4 + h] =
+                        _mm256_permutex2var_ps(h0, _mm256_srli_epi32::<4>(idx), h1);
                 }
             }
         }
@@ -451,6 +531,19 @@ mod tests {
                 assert!(quant_gemv(dtype, &x, &rows, &mut got), "{dtype:?} declined");
                 let want = reference(dtype, &x, &rows, n);
                 assert_eq!(got, want, "{dtype:?} {n} rows of {k}");
+                // quant_gemv takes the AVX-512BW decoder where there is one:
+                // the AVX2 one must agree too.
+                #[cfg(target_arch = "x86_64")]
+                {
+                    let mut avx2 = vec![0u32; n];
+                    // SAFETY: avx2 and fma checked above, f16c implied by the
+                    // quant_gemv call's success; whole blocks of `dtype`.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        super::x86::gemv(dtype, &x, &rows, &mut avx2)
+                    };
+                    assert_eq!(avx2, want, "{dtype:?} {n} rows of {k}, AVX2 decoders");
+                }
             }
         }
     }
