@@ -222,6 +222,37 @@ pub fn run_with(
     inputs: &[Tensor],
     capture: &[usize],
 ) -> Result<Run> {
+    // The run goes on a worker of a thread pool of its own, as wide as the
+    // global one: an op's pieces are then handed over by work stealing, where
+    // a caller outside any pool injects every op and sleeps until it ends (two
+    // thread wake-ups per op, ~130 ops per Gemma token). A pool per run, not
+    // the global one, so that a worker waiting on its pieces never picks up
+    // another run and couples the latencies of concurrent games.
+    let threads = rayon::current_num_threads();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("refute-vm-{i}"))
+        .build();
+    let span = tracing::Span::current();
+    match pool {
+        Ok(pool) => pool.install(|| {
+            let _in = span.enter();
+            run_on_this_thread(program, backend, weights, inputs, capture)
+        }),
+        Err(e) => {
+            tracing::warn!(target: "refute::vm", error = %e, threads, "no thread pool for this run; its ops are handed to the global pool one by one");
+            run_on_this_thread(program, backend, weights, inputs, capture)
+        }
+    }
+}
+
+fn run_on_this_thread(
+    program: &Program,
+    backend: &dyn Backend,
+    weights: &[Tensor],
+    inputs: &[Tensor],
+    capture: &[usize],
+) -> Result<Run> {
     let w_ids = check(program, TensorKind::Weight, weights)?;
     let i_ids = check(program, TensorKind::Input, inputs)?;
     let mut env = Env::new(program);
