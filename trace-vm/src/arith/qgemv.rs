@@ -203,22 +203,15 @@ mod x86 {
         }
     }
 
-    /// The f16 word at `p` as an f32: exact, subnormals included; a NaN
-    /// scale gives a NaN (its payload is irrelevant, see the module docs).
+    /// The f16 word at `p` as an f32 in every lane: exact, subnormals
+    /// included; a NaN scale gives a NaN (its payload is irrelevant, see the
+    /// module docs). The word is broadcast from memory and converted in the
+    /// vector unit: going through a general register and broadcasting the
+    /// f32 made a Q5_0 block cost about a quarter more.
     #[inline(always)]
-    unsafe fn half(p: *const u8) -> f32 {
+    unsafe fn half8(p: *const u8) -> __m256 {
         // SAFETY: the caller's block holds two bytes at `p`; f16c.
-        unsafe {
-            let bits = u16::from_le_bytes([*p, *p.add(1)]);
-            _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(bits))))
-        }
-    }
-
-    /// Lanes (small integers) times `scale`: `i2f(q) * scale`, one rounding.
-    #[inline(always)]
-    unsafe fn scaled(q: __m256i, scale: f32) -> __m256 {
-        // SAFETY: avx.
-        unsafe { _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(scale)) }
+        unsafe { _mm256_cvtph_ps(_mm_set1_epi16(p.cast::<i16>().read_unaligned())) }
     }
 
     /// The 16 bytes at `p` as 32 nibbles: the low nibbles (elements 0..16)
@@ -250,7 +243,7 @@ mod x86 {
         // SAFETY: reads bytes 0..18 of the block.
         unsafe {
             let q = _mm256_sub_epi8(nibbles32(p.add(2)), _mm256_set1_epi8(8));
-            let d = _mm256_set1_ps(half(p));
+            let d = half8(p);
             *out = widen(q).map(|v| _mm256_mul_ps(v, d));
         }
     }
@@ -275,7 +268,7 @@ mod x86 {
             let hi = _mm256_and_si256(set, _mm256_set1_epi8(0x10));
             let q = _mm256_or_si256(nibbles32(p.add(6)), hi);
             let q = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
-            let d = _mm256_set1_ps(half(p));
+            let d = half8(p);
             *out = widen(q).map(|v| _mm256_mul_ps(v, d));
         }
     }
@@ -294,7 +287,7 @@ mod x86 {
             let qh: __mmask32 = p.add(2).cast::<u32>().read_unaligned();
             let nib = nibbles32(p.add(6));
             let q = _mm256_mask_sub_epi8(nib, !qh, nib, _mm256_set1_epi8(16));
-            let d = _mm256_set1_ps(half(p));
+            let d = half8(p);
             *out = widen(q).map(|v| _mm256_mul_ps(v, d));
         }
     }
@@ -304,10 +297,10 @@ mod x86 {
     unsafe fn q8_0(p: *const u8, out: &mut [__m256; 4]) {
         // SAFETY: reads bytes 0..34 of the block.
         unsafe {
-            let d = half(p);
+            let d = half8(p);
             for (c, o) in out.iter_mut().enumerate() {
                 let q = _mm256_cvtepi8_epi32(_mm_loadl_epi64(p.add(2 + 8 * c).cast()));
-                *o = scaled(q, d);
+                *o = _mm256_mul_ps(_mm256_cvtepi32_ps(q), d);
             }
         }
     }
@@ -319,18 +312,16 @@ mod x86 {
     unsafe fn q4_k(p: *const u8, out: &mut [__m256; 32]) {
         // SAFETY: reads bytes 0..144 of the block.
         unsafe {
-            let (d, dmin) = (half(p), half(p.add(2)));
-            let scales = std::slice::from_raw_parts(p.add(4), 12);
+            let sub = k4_factors(p);
             let low4 = _mm256_set1_epi8(0xF);
             for c in 0..4 {
-                let (s0, m0) = crate::ops::quant::scale_min_k4(2 * c, scales);
-                let (s1, m1) = crate::ops::quant::scale_min_k4(2 * c + 1, scales);
+                let (s0, s1) = (sub(2 * c), sub(2 * c + 1));
                 let b = _mm256_loadu_si256(p.add(16 + 32 * c).cast());
                 let lo = widen(_mm256_and_si256(b, low4));
                 let hi = widen(_mm256_and_si256(_mm256_srli_epi16::<4>(b), low4));
                 for (h, (lo, hi)) in lo.into_iter().zip(hi).enumerate() {
-                    out[8 * c + h] = affine(lo, d * s0 as f32, dmin * m0 as f32);
-                    out[8 * c + 4 + h] = affine(hi, d * s1 as f32, dmin * m1 as f32);
+                    out[8 * c + h] = affine(lo, s0);
+                    out[8 * c + 4 + h] = affine(hi, s1);
                 }
             }
         }
@@ -349,14 +340,10 @@ mod x86 {
     unsafe fn q4_k_vl(p: *const u8, out: &mut [__m256; 32]) {
         // SAFETY: reads bytes 0..144 of the block.
         unsafe {
-            let (d, dmin) = (half(p), half(p.add(2)));
-            let scales = std::slice::from_raw_parts(p.add(4), 12);
+            let sub = k4_factors(p);
             let q0 = _mm256_setr_ps(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
             let q8 = _mm256_setr_ps(8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0);
-            let table = |t: usize| {
-                let (sc, m) = crate::ops::quant::scale_min_k4(t, scales);
-                [q0, q8].map(|q| affine(q, d * sc as f32, dmin * m as f32))
-            };
+            let table = |t: usize| [q0, q8].map(|q| affine(q, sub(t)));
             for c in 0..4 {
                 let ([l0, l1], [h0, h1]) = (table(2 * c), table(2 * c + 1));
                 for h in 0..4 {
@@ -377,7 +364,13 @@ mod x86 {
     unsafe fn q6_k(p: *const u8, out: &mut [__m256; 32]) {
         // SAFETY: reads bytes 0..210 of the block.
         unsafe {
-            let d = half(p.add(208));
+            // The sixteen run scales d * sc, those of half n in vector n (a
+            // lane permutation then broadcasts one without leaving the
+            // vector unit).
+            let d = half8(p.add(208));
+            let sc = _mm_loadu_si128(p.add(192).cast());
+            let scales = [sc, _mm_srli_si128::<8>(sc)]
+                .map(|s| _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(s))));
             let (low4, two) = (_mm256_set1_epi8(0xF), _mm256_set1_epi8(3));
             for n in 0..2 {
                 // Bytes l of ql hold groups 0 (low nibble) and 2 (high), bytes
@@ -403,9 +396,9 @@ mod x86 {
                     let hi = _mm256_slli_epi16::<4>(_mm256_and_si256(hi, two));
                     let q = _mm256_sub_epi8(_mm256_or_si256(lo, hi), _mm256_set1_epi8(32));
                     for (l8, v) in widen(q).into_iter().enumerate() {
-                        let sc = *p.add(192 + 8 * n + l8 / 2 + 2 * g) as i8;
-                        out[16 * n + 4 * g + l8] =
-                            _mm256_mul_ps(v, _mm256_set1_ps(d * f32::from(sc)));
+                        let at = _mm256_set1_epi32((l8 / 2 + 2 * g) as i32);
+                        let scale = _mm256_permutevar8x32_ps(scales[n], at);
+                        out[16 * n + 4 * g + l8] = _mm256_mul_ps(v, scale);
                     }
                 }
             }
@@ -424,15 +417,47 @@ mod x86 {
         }
     }
 
-    /// `q * scale - offset` with two roundings (the Q4_K program's order).
+    /// `q * scale - offset` with two roundings (the Q4_K program's order),
+    /// for `(scale, offset)` in every lane.
     #[inline(always)]
-    unsafe fn affine(q: __m256, scale: f32, offset: f32) -> __m256 {
+    unsafe fn affine(q: __m256, (scale, offset): (__m256, __m256)) -> __m256 {
         // SAFETY: avx.
+        unsafe { _mm256_sub_ps(_mm256_mul_ps(scale, q), offset) }
+    }
+
+    /// The factors of a Q4_K block's sub-blocks: `sub(t)` is `(d * sc_t,
+    /// dmin * m_t)` in every lane, each product the program's own rounding.
+    /// The eight 6-bit pairs (ggml's `get_scale_min_k4`, bytes 4..16) are
+    /// unpacked into lanes at once: sub-block `t < 4` has
+    /// `(q[t] & 63, q[t + 4] & 63)`, `t >= 4` has
+    /// `((q[t + 4] & 15) | (q[t - 4] >> 6) << 4, (q[t + 4] >> 4) | (q[t] >> 6) << 4)`.
+    ///
+    /// # Safety
+    /// avx2 and f16c; `p` points at a whole Q4_K block.
+    #[inline(always)]
+    unsafe fn k4_factors(p: *const u8) -> impl Fn(usize) -> (__m256, __m256) {
+        // SAFETY: reads bytes 0..16 of the block.
         unsafe {
-            _mm256_sub_ps(
-                _mm256_mul_ps(_mm256_set1_ps(scale), q),
-                _mm256_set1_ps(offset),
-            )
+            let bytes = |at: usize| _mm256_cvtepu8_epi32(_mm_loadl_epi64(p.add(at).cast()));
+            // Lane t of each: q[t], q[t + 4] and q[t - 4] (lanes 4..8 only).
+            let (q, q4, qm4) = (bytes(4), bytes(8), bytes(0));
+            let (m63, m15) = (_mm256_set1_epi32(63), _mm256_set1_epi32(15));
+            let top = |v: __m256i| _mm256_slli_epi32::<4>(_mm256_srli_epi32::<6>(v));
+            let sc_low = _mm256_and_si256(q, m63);
+            let m_low = _mm256_and_si256(q4, m63);
+            let sc_high = _mm256_or_si256(_mm256_and_si256(q4, m15), top(qm4));
+            let m_high = _mm256_or_si256(_mm256_srli_epi32::<4>(q4), top(q));
+            let sc = _mm256_blend_epi32::<0xF0>(sc_low, sc_high);
+            let m = _mm256_blend_epi32::<0xF0>(m_low, m_high);
+            let ds = _mm256_mul_ps(half8(p), _mm256_cvtepi32_ps(sc));
+            let dm = _mm256_mul_ps(half8(p.add(2)), _mm256_cvtepi32_ps(m));
+            move |t| {
+                let at = _mm256_set1_epi32(t as i32);
+                (
+                    _mm256_permutevar8x32_ps(ds, at),
+                    _mm256_permutevar8x32_ps(dm, at),
+                )
+            }
         }
     }
 }
