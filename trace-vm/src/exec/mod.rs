@@ -14,6 +14,8 @@
 //! right after the last op that reads it, so memory is bounded by the live
 //! tensors, not by the number of layers.
 
+mod busy;
+
 use crate::backend::Backend;
 use crate::commit::{Hash, TraceHasher, bound, list_root};
 use crate::error::{Error, Result};
@@ -237,6 +239,7 @@ pub fn run_with(
     match pool {
         Ok(pool) => pool.install(|| {
             let _in = span.enter();
+            let _busy = busy::KeepBusy::start(&pool);
             run_on_this_thread(program, backend, weights, inputs, capture)
         }),
         Err(e) => {
