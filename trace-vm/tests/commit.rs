@@ -100,6 +100,12 @@ fn streaming_equals_one_shot_and_parallel() {
                 rest = &rest[k..];
             }
             assert_eq!(h.finish(), (one, n as u64), "streaming, leaf {leaf} n {n}");
+            // Hashed up to a cut (in parallel), then fed the rest.
+            for cut in [0, n / 3, n.saturating_sub(leaf), n] {
+                let mut h = DataHasher::over(&b[..cut], leaf);
+                h.update(&b[cut..]);
+                assert_eq!(h.finish(), (one, n as u64), "over {cut}, leaf {leaf} n {n}");
+            }
             // definition: zero-padded leaves, leaf hash = keccak256(leaf bytes)
             if n < 4 * leaf {
                 let nl = leaf_count(n as u64, leaf) as usize;

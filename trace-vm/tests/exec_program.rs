@@ -383,6 +383,29 @@ fn decoder_layers_reexecute_from_their_input_state() {
 }
 
 #[test]
+fn state_roots_of_growing_kv_caches_equal_roots_from_scratch() {
+    // One KV head: each pass appends to the caches (their roots continue
+    // the previous cache's hashing); two heads: a concat that is no append.
+    for kv_heads in [1, 2] {
+        let cfg = Tiny { kv_heads, ..TINY };
+        let passes = [4, 1, 1, 1];
+        let p = decoder(cfg, &passes);
+        let w = decoder_weights(&p, 24);
+        let inputs = token_inputs(&[3, 1, 4, 1, 5, 9, 2], &passes);
+        let all: Vec<usize> = (0..p.state_count()).collect();
+        let run = exec::run_with(&p, &fast(), &w, &inputs, &all).unwrap();
+        assert_eq!(run.captured.len(), p.state_count());
+        for (l, state) in run.captured.iter().enumerate() {
+            assert_eq!(
+                state.root().unwrap(),
+                run.state_roots[l],
+                "{kv_heads} KV heads, state {l}"
+            );
+        }
+    }
+}
+
+#[test]
 fn kv_cache_decode_equals_longer_prefill() {
     for window in [0, 3] {
         let cfg = Tiny { window, ..TINY };

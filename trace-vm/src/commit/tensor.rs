@@ -328,6 +328,29 @@ impl DataHasher {
         }
     }
 
+    /// A hasher that has been fed `bytes`, hashed on every core for large
+    /// inputs (each complete subtree of the frontier as [`data_root`] hashes
+    /// a tree), so that more bytes can be fed later.
+    pub fn over(bytes: &[u8], leaf_size: usize) -> Self {
+        let mut h = Self::new(leaf_size);
+        let full = (bytes.len() / h.leaf_size) as u64;
+        let mut roots = Vec::new();
+        let mut first = 0u64;
+        for b in (0..u64::BITS as usize)
+            .rev()
+            .filter(|&b| (full >> b) & 1 == 1)
+        {
+            roots.push(subtree(bytes, h.leaf_size, first, b, full, threads()));
+            first += 1 << b;
+        }
+        h.acc = MerkleAccumulator::from_frontier(full, &roots)
+            .expect("one subtree root per set bit of the leaf count");
+        h.buf
+            .extend_from_slice(&bytes[full as usize * h.leaf_size..]);
+        h.nbytes = bytes.len() as u64;
+        h
+    }
+
     /// Bytes held by the hasher.
     pub fn held_bytes(&self) -> usize {
         self.buf.capacity() + self.acc.held_bytes()

@@ -15,6 +15,7 @@
 //! tensors, not by the number of layers.
 
 mod busy;
+mod roots;
 
 use crate::backend::Backend;
 use crate::commit::{Hash, TraceHasher, bound, list_root};
@@ -100,7 +101,7 @@ struct Env<'a> {
     program: &'a Program,
     given: Vec<Option<&'a Tensor>>,
     values: Vec<Option<Tensor>>,
-    roots: Vec<Option<Hash>>,
+    roots: roots::Roots,
     live: usize,
     peak: usize,
 }
@@ -112,7 +113,7 @@ impl<'a> Env<'a> {
             program,
             given: vec![None; n],
             values: vec![None; n],
-            roots: vec![None; n],
+            roots: roots::Roots::new(program),
             live: 0,
             peak: 0,
         }
@@ -126,21 +127,25 @@ impl<'a> Env<'a> {
 
     fn get(&self, t: TensorId) -> Result<&Tensor> {
         let i = t.index();
-        self.values[i].as_ref().or(self.given[i]).ok_or_else(|| {
-            Error::Program(format!(
-                "{t} ({:?}) is not available; it is neither given nor produced yet",
-                self.program.tensor(t).name
-            ))
-        })
+        self.values[i]
+            .as_ref()
+            .or(self.given[i])
+            .ok_or_else(|| self.missing(t))
+    }
+
+    fn missing(&self, t: TensorId) -> Error {
+        Error::Program(format!(
+            "{t} ({:?}) is not available; it is neither given nor produced yet",
+            self.program.tensor(t).name
+        ))
     }
 
     fn root(&mut self, t: TensorId) -> Result<Hash> {
-        if let Some(r) = self.roots[t.index()] {
-            return Ok(r);
-        }
-        let r = self.get(t)?.root()?;
-        self.roots[t.index()] = Some(r);
-        Ok(r)
+        let i = t.index();
+        let Some(tensor) = self.values[i].as_ref().or(self.given[i]) else {
+            return Err(self.missing(t));
+        };
+        self.roots.root(t, tensor)
     }
 
     /// Run op `i`, store its output, drop inputs read for the last time.
@@ -171,13 +176,14 @@ impl<'a> Env<'a> {
         self.live += out.held_bytes();
         self.peak = self.peak.max(self.live);
         self.values[node.output.index()] = Some(out);
+        self.roots.ran(self.program, node);
         for &t in &node.inputs {
             if self.program.last_read(t) == Some(i)
                 && !self.program.is_output(t)
                 && let Some(v) = self.values[t.index()].take()
             {
                 self.live -= v.held_bytes();
-                self.roots[t.index()] = None;
+                self.roots.forget(t);
             }
         }
         Ok(node.output)
