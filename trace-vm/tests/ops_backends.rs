@@ -292,6 +292,36 @@ fn argmax_and_sample() {
         let out = b.run(&Op::Argmax, &[&t]).unwrap();
         assert_eq!(out.words("o").unwrap(), &[1, 2, 0]);
     }
+    // Signed zeros are one value; a NaN before -infs leaves 0; rows longer
+    // than a 64-element chunk, the maximum in a later chunk and repeated.
+    let (nan, ninf) = (f32::NAN, f32::NEG_INFINITY);
+    let mut rows = [
+        [-0.0, 0.0, -1.0, -0.0].to_vec(),
+        [nan, 0.0, -0.0, 0.0].to_vec(),
+        [nan, ninf, ninf, ninf].to_vec(),
+    ];
+    rows.iter_mut().for_each(|r| r.resize(300, -2.0));
+    rows[0][150] = 7.0;
+    rows[0][299] = 7.0;
+    let flat: Vec<f32> = rows.concat();
+    let t = Tensor::f32(&[3, 300], &flat).unwrap();
+    check(Op::Argmax, std::slice::from_ref(&t));
+    for b in backends() {
+        let out = b.run(&Op::Argmax, &[&t]).unwrap();
+        assert_eq!(out.words("o").unwrap(), &[150, 1, 4], "on {}", b.name());
+    }
+    let short = Tensor::f32(
+        &[3, 4],
+        &rows
+            .iter()
+            .flat_map(|r| r[..4].to_vec())
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    for b in backends() {
+        let out = b.run(&Op::Argmax, &[&short]).unwrap();
+        assert_eq!(out.words("o").unwrap(), &[0, 1, 0], "on {}", b.name());
+    }
     let w: Vec<f32> = (0..3 * 9).map(|i| ((i * 7) % 5) as f32 * 0.25).collect();
     let w = Tensor::f32(&[3, 9], &w).unwrap();
     check(

@@ -62,6 +62,19 @@ pub trait Gemm: Arith {
         false
     }
 
+    /// The canonical argmax of one row (SPEC.md 6.3.4): the first maximum,
+    /// never a NaN, 0 when no value exceeds -inf.
+    fn argmax_row(&self, row: &[u32]) -> u32 {
+        let (mut best, mut idx) = (NEG_INF, 0u32);
+        for (j, &v) in row.iter().enumerate() {
+            if self.lt(best, v) != 0 {
+                best = v;
+                idx = j as u32;
+            }
+        }
+        idx
+    }
+
     /// The canonical reduction of one contiguous row with `prim` ∈ {add, max, min}.
     fn reduce_row(&self, prim: Prim, row: &[u32]) -> Result<u32> {
         if prim == Prim::Add {
@@ -124,6 +137,29 @@ impl Gemm for Fast {
 
     fn reduce_row(&self, prim: Prim, row: &[u32]) -> Result<u32> {
         kernels::reduce_fast(prim, row)
+    }
+
+    /// Two passes that vectorize, instead of one that carries the running
+    /// maximum: the largest value M (NaNs skipped), then the first element
+    /// equal to M. That is the canonical index: the running maximum rises
+    /// strictly, so it first equals M at the first element equal to M
+    /// (`==`, so -0 and +0 are one value, as `lt` has them); and a row with
+    /// nothing above -inf gives 0.
+    fn argmax_row(&self, row: &[u32]) -> u32 {
+        let max = row
+            .iter()
+            .map(|&v| f32::from_bits(v))
+            .fold(f32::NEG_INFINITY, f32::max);
+        if max == f32::NEG_INFINITY {
+            return 0;
+        }
+        let is_max = |v: &u32| f32::from_bits(*v) == max;
+        let chunk = 64;
+        row.chunks(chunk)
+            .enumerate()
+            .find(|(_, c)| c.iter().fold(false, |hit, v| hit | is_max(v)))
+            .and_then(|(i, c)| Some(i * chunk + c.iter().position(is_max)?))
+            .map_or(0, |j| j as u32)
     }
 }
 
@@ -494,19 +530,8 @@ fn reduce<A: Gemm>(a: &A, prim: Prim, g: AxisGeom, x: &[u32]) -> Result<Vec<u32>
     Ok(out)
 }
 
-fn argmax<A: Arith>(a: &A, len: usize, x: &[u32]) -> Vec<u32> {
-    x.chunks(len)
-        .map(|row| {
-            let (mut best, mut idx) = (NEG_INF, 0u32);
-            for (j, &v) in row.iter().enumerate() {
-                if a.lt(best, v) != 0 {
-                    best = v;
-                    idx = j as u32;
-                }
-            }
-            idx
-        })
-        .collect()
+fn argmax<A: Gemm>(a: &A, len: usize, x: &[u32]) -> Vec<u32> {
+    x.chunks(len).map(|row| a.argmax_row(row)).collect()
 }
 
 fn sample_rows<A: Arith>(a: &A, seed: u64, counter: u64, len: usize, x: &[u32]) -> Vec<u32> {
