@@ -206,8 +206,7 @@ mod x86 {
     /// The f16 word at `p` as an f32 in every lane: exact, subnormals
     /// included; a NaN scale gives a NaN (its payload is irrelevant, see the
     /// module docs). The word is broadcast from memory and converted in the
-    /// vector unit: going through a general register and broadcasting the
-    /// f32 made a Q5_0 block cost about a quarter more.
+    /// vector unit, where the products with it are computed.
     #[inline(always)]
     unsafe fn half8(p: *const u8) -> __m256 {
         // SAFETY: the caller's block holds two bytes at `p`; f16c.
