@@ -245,7 +245,7 @@ impl Tensor {
     }
 
     /// The elements as words (F32 / I32 tensors), or an error naming `what`.
-    pub fn words(&self, what: &str) -> Result<&[u32]> {
+    pub fn words(&self, what: impl std::fmt::Display) -> Result<&[u32]> {
         match &self.storage {
             Storage::Words(w) => Ok(w),
             Storage::Bytes(_) => Err(Error::Tensor {

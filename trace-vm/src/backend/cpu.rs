@@ -12,7 +12,7 @@ use crate::arith::{Arith, Eval, Fast, NEG_INF, POS_ZERO, Prim, Reference, gemm, 
 use crate::commit::DType;
 use crate::error::{Error, Result};
 use crate::ops::layout::{AxisGeom, MatMulGeom, broadcast_index, broadcast_strides, strides};
-use crate::ops::micro::{Site, mask_visible};
+use crate::ops::micro::mask_visible;
 use crate::ops::{Desc, MapFn, Op, quant, sample};
 use crate::tensor::Tensor;
 
@@ -191,9 +191,9 @@ impl<A: Gemm> Backend for Cpu<A> {
 
     fn run(&self, op: &Op, inputs: &[&Tensor]) -> Result<Tensor> {
         let descs: Vec<Desc<'_>> = inputs.iter().map(|t| (t.dtype(), t.shape())).collect();
-        let site = Site::new(op, &descs)?;
-        let out_shape = site.out_shape().to_vec();
-        let w = |k: usize| inputs[k].words(&format!("{} input {k}", op.label()));
+        // The shape rules alone: a `Site` would also record a map's program.
+        let (out_dtype, out_shape) = op.infer(&descs)?;
+        let w = |k: usize| inputs[k].words(op.input_name(k));
         let a = &self.arith;
         let words = match op {
             Op::MatMul { .. } => {
@@ -242,7 +242,7 @@ impl<A: Gemm> Backend for Cpu<A> {
                 })
                 .collect(),
         };
-        Tensor::from_words(site.out_dtype(), &out_shape, words)
+        Tensor::from_words(out_dtype, &out_shape, words)
     }
 }
 

@@ -597,7 +597,7 @@ fn sample_step(len: usize, seed: u64, counter: u64, e: usize, s: usize) -> StepS
 
 /// Read word `index` of a word tensor.
 pub fn read_word(t: &Tensor, input: usize, index: u64) -> Result<u32> {
-    let w = t.words(&format!("input {input}"))?;
+    let w = t.words(format_args!("input {input}"))?;
     w.get(index as usize)
         .copied()
         .ok_or(Error::IndexOutOfRange {

@@ -193,6 +193,18 @@ impl Op {
         }
     }
 
+    /// "`label` input `k`" for an error message about input `k`, formatted
+    /// only when displayed (an op runs hundreds of times per token).
+    pub fn input_name(&self, k: usize) -> impl std::fmt::Display + '_ {
+        struct InputName<'a>(&'a Op, usize);
+        impl std::fmt::Display for InputName<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{} input {}", self.0.label(), self.1)
+            }
+        }
+        InputName(self, k)
+    }
+
     /// A short description for errors and listings.
     pub fn label(&self) -> String {
         match self {

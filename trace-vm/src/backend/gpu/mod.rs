@@ -33,7 +33,6 @@ use crate::arith::{Fast, NEG_INF, POS_INF, POS_ZERO, Prim, Src};
 use crate::commit::DType;
 use crate::error::{Error, Result};
 use crate::ops::layout::{AxisGeom, MatMulGeom, broadcast_strides};
-use crate::ops::micro::Site;
 use crate::ops::{Desc, MapFn, Op};
 use crate::tensor::Tensor;
 
@@ -569,9 +568,9 @@ impl Backend for Gpu {
 
     fn run(&self, op: &Op, inputs: &[&Tensor]) -> Result<Tensor> {
         let descs: Vec<Desc<'_>> = inputs.iter().map(|t| (t.dtype(), t.shape())).collect();
-        let site = Site::new(op, &descs)?;
-        let out_shape = site.out_shape().to_vec();
-        let w = |k: usize| inputs[k].words(&format!("{} input {k}", op.label()));
+        // The shape rules alone: a `Site` would also record a map's program.
+        let (out_dtype, out_shape) = op.infer(&descs)?;
+        let w = |k: usize| inputs[k].words(op.input_name(k));
         let words = match op {
             // A matmul reading quantized weights in place dequantizes small
             // panels of B inside the CPU kernel; the GPU kernel reads F32 only.
@@ -594,6 +593,6 @@ impl Backend for Gpu {
             }
             _ => return self.host.run(op, inputs),
         };
-        Tensor::from_words(site.out_dtype(), &out_shape, words)
+        Tensor::from_words(out_dtype, &out_shape, words)
     }
 }
