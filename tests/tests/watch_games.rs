@@ -116,10 +116,8 @@ fn wrong_claims_lose_to_a_watcher_killed_mid_game_and_an_honest_one_finalizes() 
     wait_until(60, "the watcher withdrew its winnings", &log, || {
         net.balance(address(&watcher_key)) > watcher_start
     });
-    wait_until(60, "the watcher recorded every job", &log, || {
-        jobs(&net)
-            .iter()
-            .all(|(_, state, _)| state != "to_reexecute")
+    wait_until(120, "the watcher recorded every job", &log, || {
+        every_job_judged(&net)
     });
     drop(watcher);
     let jobs = jobs(&net);
@@ -132,6 +130,14 @@ fn wrong_claims_lose_to_a_watcher_killed_mid_game_and_an_honest_one_finalizes() 
         }
     }
     assert_eq!(jobs.len(), 7);
+}
+
+/// Whether no job waits any more: each is judged (or skipped). A job stays
+/// `queued` until its game, if any, is over.
+fn every_job_judged(net: &Net) -> bool {
+    jobs(net)
+        .iter()
+        .all(|(_, state, _)| state != "queued" && state != "to_reexecute")
 }
 
 /// The watcher's jobs: claim, state, detail.
@@ -503,11 +509,7 @@ fn unrunnable_claims_are_skipped_with_a_reason_and_the_watcher_goes_on() {
         "{}",
         verdict.detail
     );
-    wait_until(60, "every job recorded", &log, || {
-        jobs(&net)
-            .iter()
-            .all(|(_, state, _)| state != "queued" && state != "to_reexecute")
-    });
+    wait_until(60, "every job recorded", &log, || every_job_judged(&net));
     let jobs = jobs(&net);
     let job = |id: u64| {
         jobs.iter()
